@@ -1,0 +1,138 @@
+//! Parser throughput on generated corpora, side by side with the peer parsers `sse-parse` and
+//! `eventsource-stream` and with a bare `memchr` line count (the practical ceiling).
+//!
+//! Every contender gets the same bytes in the same chunks and builds owned events.
+//! Run: `cargo bench --bench parser`.
+
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::Duration;
+
+use bevy_eventsource::parser::{Parsed, SseParser};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_lite::{StreamExt, future, stream};
+
+fn ours(chunks: &[&[u8]]) -> usize {
+    let mut parser = SseParser::new();
+    let mut events = 0;
+    for chunk in chunks {
+        parser
+            .feed(chunk, |item| {
+                if let Parsed::Message(event) = item {
+                    events += 1;
+                    black_box(event);
+                }
+            })
+            .unwrap();
+    }
+    events
+}
+
+fn sse_parse(chunks: &[&[u8]]) -> usize {
+    let mut parser = sse_parse::SseParser::new();
+    let mut events = 0;
+    for chunk in chunks {
+        parser.feed(chunk);
+        while let Some(event) = parser.next_event() {
+            events += 1;
+            black_box(event);
+        }
+    }
+    events
+}
+
+fn eventsource_stream(chunks: &[&[u8]]) -> usize {
+    let body = stream::iter(
+        chunks
+            .iter()
+            .map(|chunk| Ok::<_, Infallible>(bytes::Bytes::copy_from_slice(chunk))),
+    );
+    let mut events = eventsource_stream::EventStream::new(body);
+    future::block_on(async {
+        let mut count = 0;
+        while let Some(event) = events.next().await {
+            count += 1;
+            black_box(event.unwrap());
+        }
+        count
+    })
+}
+
+fn memchr_lines(chunks: &[&[u8]]) -> usize {
+    chunks
+        .iter()
+        .map(|chunk| {
+            // Visit every line end: a bare `count()` takes memchr's counting shortcut.
+            memchr::memchr_iter(b'\n', chunk).fold(0, |lines, end| lines + usize::from(end > 0))
+        })
+        .sum()
+}
+
+type Contender = (&'static str, fn(&[&[u8]]) -> usize);
+
+const CONTENDERS: &[Contender] = &[
+    ("bevy_eventsource", ours),
+    ("sse-parse", sse_parse),
+    ("eventsource-stream", eventsource_stream),
+    ("memchr_line_scan", memchr_lines),
+];
+
+fn corpora(c: &mut Criterion) {
+    for (name, corpus) in corpus::all() {
+        for chunk_len in [64 * 1024, 4 * 1024] {
+            let chunks: Vec<&[u8]> = corpus.chunks(chunk_len).collect();
+            // All parsers must agree on the event count before their speed means anything.
+            let expected = ours(&chunks);
+            assert_eq!(
+                sse_parse(&chunks),
+                expected,
+                "sse-parse disagrees on {name}"
+            );
+            assert_eq!(
+                eventsource_stream(&chunks),
+                expected,
+                "eventsource-stream disagrees on {name}"
+            );
+
+            let mut group = c.benchmark_group(format!("parse/{name}/{}KiB", chunk_len / 1024));
+            group.throughput(Throughput::Bytes(corpus.len() as u64));
+            for (contender, run) in CONTENDERS {
+                group.bench_function(*contender, |b| b.iter(|| run(black_box(&chunks))));
+            }
+            group.finish();
+        }
+    }
+}
+
+/// One 16 MiB single-line event at chunk sizes from 1 byte to 64 KiB: linear time means flat
+/// throughput across the row.
+fn chunk_sizes(c: &mut Criterion) {
+    let mut stream = b"data: ".to_vec();
+    stream.resize(16 << 20, b'z');
+    stream.extend(b"\n\n");
+    let mut group = c.benchmark_group("parse/16MiB_line");
+    group.throughput(Throughput::Bytes(stream.len() as u64));
+    group.sample_size(10);
+    for chunk_len in [1usize, 64, 1024, 64 * 1024] {
+        let chunks: Vec<&[u8]> = stream.chunks(chunk_len).collect();
+        group.bench_with_input(
+            BenchmarkId::new("bevy_eventsource", chunk_len),
+            &chunks,
+            |b, chunks| b.iter(|| assert_eq!(ours(chunks), 1)),
+        );
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! { name = benches; config = config(); targets = corpora, chunk_sizes }
+criterion_main!(benches);

@@ -1,0 +1,28 @@
+//! # bevy_eventsource
+//!
+//! A Server-Sent Events (WHATWG `EventSource`) client for the Bevy game engine, built on a
+//! spec-exact, incremental parser.
+//!
+//! The [`parser`] module is usable on its own: feed it bytes from any source, get events out.
+//!
+//! ```
+//! use bevy_eventsource::parser::{Parsed, SseParser};
+//!
+//! let mut parser = SseParser::new();
+//! let mut data = Vec::new();
+//! parser
+//!     .feed(b"id: 1\ndata: hello\n\n", |item| {
+//!         if let Parsed::Message(event) = item {
+//!             data.push(event.into_data());
+//!         }
+//!     })
+//!     .unwrap();
+//! assert_eq!(data, ["hello"]);
+//! assert_eq!(parser.last_event_id(), "1");
+//! ```
+
+pub mod parser;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

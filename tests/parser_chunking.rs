@@ -1,0 +1,175 @@
+//! Property tests: any chunking of a stream gives the same items as the whole stream, and the
+//! parser agrees with a straightforward transcription of the standard that decodes first.
+
+#[path = "support/parsing.rs"]
+mod parsing;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bevy_eventsource::parser::{MessageEvent, Parsed, ParserLimits};
+use parsing::{parse_chunks, split_at};
+use proptest::prelude::*;
+
+/// Pieces that hit every rule: field names, separators, all line ends, BOM, multi-byte and
+/// broken UTF-8, NUL, digits.
+const TOKENS: &[&[u8]] = &[
+    b"data",
+    b"data:",
+    b"data: ",
+    b"event:",
+    b"event: ",
+    b"id:",
+    b"id: ",
+    b"retry:",
+    b"retry: ",
+    b":",
+    b" ",
+    b"x",
+    b"yz",
+    b"7",
+    b"12",
+    b"\n",
+    b"\n",
+    b"\n\n",
+    b"\r",
+    b"\r\n",
+    b"\xEF\xBB\xBF",
+    b"\xE2\x82\xAC",
+    b"\xE2\x82",
+    b"\xFF",
+    b"\0",
+    b"ping",
+    b"\xF0\x9F\x98\x80",
+];
+
+fn stream() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(TOKENS), 0..120).prop_map(|tokens| tokens.concat())
+}
+
+fn stream_and_cuts() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
+    stream().prop_flat_map(|stream| {
+        let len = stream.len();
+        let cuts = prop::collection::vec(0..=len, 0..12).prop_map(|mut cuts| {
+            cuts.sort_unstable();
+            cuts
+        });
+        (Just(stream), cuts)
+    })
+}
+
+/// WHATWG HTML 9.2.5/9.2.6 written the obvious way: decode the whole stream, split lines,
+/// interpret each. Slow and simple, as an oracle.
+fn reference(stream: &[u8]) -> Vec<Parsed<'static>> {
+    let stream = stream.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(stream);
+    let text = String::from_utf8_lossy(stream);
+    let mut lines = Vec::new();
+    let mut rest = &text[..];
+    while let Some(end) = rest.find(['\r', '\n']) {
+        lines.push(&rest[..end]);
+        rest = if rest[end..].starts_with("\r\n") {
+            &rest[end + 2..]
+        } else {
+            &rest[end + 1..]
+        };
+    }
+
+    let mut out = Vec::new();
+    let (mut data, mut event_type, mut id_buffer, mut last_id) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut block_retry = None;
+    for line in lines {
+        if line.is_empty() {
+            let changed = last_id != id_buffer;
+            last_id = id_buffer.clone();
+            if data.is_empty() {
+                if changed {
+                    out.push(Parsed::LastEventId(Cow::Owned(last_id.clone())));
+                }
+            } else {
+                data.pop();
+                let mut event = MessageEvent::new(data.clone())
+                    .with_event_type(&event_type)
+                    .with_last_event_id(&last_id);
+                if let Some(retry) = block_retry {
+                    event = event.with_retry(retry);
+                }
+                out.push(Parsed::Message(event));
+            }
+            data.clear();
+            event_type.clear();
+            block_retry = None;
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix(':') {
+            out.push(Parsed::Comment(Cow::Owned(comment.to_owned())));
+            continue;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "data" => {
+                data.push_str(value);
+                data.push('\n');
+            }
+            "event" => event_type = value.to_owned(),
+            "id" if !value.contains('\0') => id_buffer = value.to_owned(),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                let millis = value.parse::<u64>().unwrap_or(u64::MAX);
+                block_retry = Some(Duration::from_millis(millis));
+                out.push(Parsed::Retry(Duration::from_millis(millis)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn any_chunking_gives_the_same_items((stream, cuts) in stream_and_cuts()) {
+        let whole = parse_chunks(ParserLimits::default(), [&stream[..]]);
+        let chunked = parse_chunks(ParserLimits::default(), split_at(&stream, &cuts));
+        let bytewise = parse_chunks(ParserLimits::default(), stream.chunks(1));
+        prop_assert_eq!(&whole, &chunked);
+        prop_assert_eq!(&whole.items, &bytewise.items);
+    }
+
+    #[test]
+    fn agrees_with_the_reference_transcription(stream in stream()) {
+        let parsed = parse_chunks(ParserLimits::default(), [&stream[..]]);
+        prop_assert_eq!(parsed.items, reference(&stream));
+    }
+
+    #[test]
+    fn chunking_is_invisible_under_tight_limits((stream, cuts) in stream_and_cuts()) {
+        let limits = ParserLimits::default().with_max_line_len(9).with_max_event_len(7);
+        let whole = parse_chunks(limits, [&stream[..]]);
+        let chunked = parse_chunks(limits, split_at(&stream, &cuts));
+        prop_assert_eq!(whole.items, chunked.items);
+        prop_assert_eq!(whole.errors.is_empty(), chunked.errors.is_empty());
+    }
+}
+
+proptest! {
+    // Arbitrary bytes stand in for a fuzzer (cargo fuzz needs a nightly toolchain, which this
+    // project does not have): no panic, and parse_chunks asserts the buffers stay in bounds.
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_stay_bounded(
+        stream in prop::collection::vec(any::<u8>(), 0..400),
+        cuts in prop::collection::vec(0usize..400, 0..8),
+    ) {
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut.min(stream.len())).collect();
+        cuts.sort_unstable();
+        let limits = ParserLimits::default().with_max_line_len(16).with_max_event_len(24);
+        parse_chunks(limits, split_at(&stream, &cuts));
+        let unlimited = parse_chunks(ParserLimits::default(), split_at(&stream, &cuts));
+        prop_assert_eq!(unlimited.items, reference(&stream));
+    }
+}
