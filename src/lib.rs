@@ -21,7 +21,29 @@
 //! assert_eq!(parser.last_event_id(), "1");
 //! ```
 
+pub mod commands;
+mod connection;
+mod dispatch;
+pub mod error;
+pub mod message;
 pub mod parser;
+pub mod plugin;
+pub mod source;
+
+pub use error::SseError;
+
+/// The types a game needs: `use bevy_eventsource::prelude::*;`.
+pub mod prelude {
+    pub use crate::commands::SseEntityCommandsExt;
+    pub use crate::error::SseError;
+    pub use crate::message::{
+        SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
+    };
+    pub use crate::parser::MessageEvent;
+    pub use crate::plugin::{SseClient, SsePlugin, SseSystems};
+    pub use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
+    pub use reqwest::Method;
+}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

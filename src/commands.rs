@@ -1,0 +1,99 @@
+//! BestHTTP's methods `Open`, `Close`, `On` and `Off`, as [`EntityCommands`] methods.
+
+use bevy::ecs::system::IntoSystem;
+use bevy::prelude::*;
+
+use crate::dispatch::{self, SseHandlers};
+use crate::message::SseMessage;
+
+/// Methods on a source entity's commands.
+///
+/// ```
+/// use bevy::prelude::*;
+/// use bevy_eventsource::prelude::*;
+///
+/// fn on_join(In(message): In<SseMessage>) {
+///     info!("joined: {}", message.data());
+/// }
+///
+/// fn subscribe(mut commands: Commands) {
+///     commands
+///         .spawn(EventSource::new("http://127.0.0.1:8080/feed"))
+///         .on_sse_event("join", on_join);
+/// }
+/// # bevy::ecs::system::assert_is_system(subscribe);
+/// ```
+pub trait SseEntityCommandsExt {
+    /// Closes the source (BestHTTP: `Close`): `Closing`, the connection dropped, `Closed`,
+    /// [`SseClosed`](crate::message::SseClosed). It stays closed until reopened.
+    fn close_event_source(&mut self) -> &mut Self;
+
+    /// Reopens a closed source (BestHTTP: `Open`), keeping its last event ID.
+    fn open_event_source(&mut self) -> &mut Self;
+
+    /// Runs `handler` for each message whose event type is `event_type` (BestHTTP: `On`).
+    /// A second handler for the same type replaces the first. [`SseMessage`] is still written
+    /// and triggered for every message.
+    fn on_sse_event<M>(
+        &mut self,
+        event_type: impl Into<String>,
+        handler: impl IntoSystem<In<SseMessage>, (), M> + Send + 'static,
+    ) -> &mut Self;
+
+    /// Removes the handler for `event_type` (BestHTTP: `Off`); the stream keeps flowing.
+    fn off_sse_event(&mut self, event_type: &str) -> &mut Self;
+}
+
+impl SseEntityCommandsExt for EntityCommands<'_> {
+    fn close_event_source(&mut self) -> &mut Self {
+        self.queue(|entity: EntityWorldMut<'_>| {
+            let id = entity.id();
+            entity
+                .into_world_mut()
+                .commands()
+                .queue(move |world: &mut World| dispatch::close(world, id));
+        })
+    }
+
+    fn open_event_source(&mut self) -> &mut Self {
+        self.queue(|entity: EntityWorldMut<'_>| {
+            let id = entity.id();
+            entity
+                .into_world_mut()
+                .commands()
+                .queue(move |world: &mut World| dispatch::open(world, id));
+        })
+    }
+
+    fn on_sse_event<M>(
+        &mut self,
+        event_type: impl Into<String>,
+        handler: impl IntoSystem<In<SseMessage>, (), M> + Send + 'static,
+    ) -> &mut Self {
+        let event_type = event_type.into();
+        self.queue(move |mut entity: EntityWorldMut<'_>| {
+            let system = entity.world_scope(|world| world.register_system(handler));
+            let old = (entity.entry::<SseHandlers>().or_default().into_mut().0)
+                .insert(event_type, system);
+            if let Some(old) = old {
+                entity.world_scope(|world| {
+                    let _ = world.unregister_system(old);
+                });
+            }
+        })
+    }
+
+    fn off_sse_event(&mut self, event_type: &str) -> &mut Self {
+        let event_type = event_type.to_owned();
+        self.queue(move |mut entity: EntityWorldMut<'_>| {
+            let old = entity
+                .get_mut::<SseHandlers>()
+                .and_then(|mut handlers| handlers.0.remove(&event_type));
+            if let Some(old) = old {
+                entity.world_scope(|world| {
+                    let _ = world.unregister_system(old);
+                });
+            }
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! The IO side: one task per connection attempt, on Bevy's [`IoTaskPool`].
+//!
+//! The task sends the request, checks the response, parses the body and sends what it finds to
+//! the ECS in batches (one per body chunk) over the shared bounded channel. When the attempt
+//! ends, it sends why and exits; the ECS side decides what comes next.
+//!
+//! [`IoTaskPool`]: bevy::tasks::IoTaskPool
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bevy::prelude::Entity;
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use crate::error::SseError;
+use crate::parser::{MessageEvent, Parsed, ParserLimits, SseParser};
+
+/// One thing an attempt reports.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    Opened,
+    Message(MessageEvent),
+    Comment(String),
+    Retry(Duration),
+    LastEventId(String),
+    /// The attempt is over; always the last frame of an attempt.
+    Ended(SseError),
+}
+
+/// Frames of one attempt of one source, in stream order.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) entity: Entity,
+    pub(crate) attempt: u64,
+    pub(crate) frames: Vec<Frame>,
+}
+
+/// Everything an attempt needs, copied out of the ECS when it starts.
+pub(crate) struct AttemptRequest {
+    pub(crate) client: reqwest::Client,
+    pub(crate) url: Arc<str>,
+    pub(crate) method: Method,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) response_timeout: Option<Duration>,
+    pub(crate) last_event_id: String,
+    pub(crate) limits: ParserLimits,
+}
+
+/// Runs one attempt to its end and reports every step to `tx`.
+pub(crate) async fn run_attempt(
+    request: AttemptRequest,
+    entity: Entity,
+    attempt: u64,
+    tx: async_channel::Sender<Batch>,
+) {
+    let send = |frames| {
+        let tx = tx.clone();
+        async move {
+            tx.send(Batch {
+                entity,
+                attempt,
+                frames,
+            })
+            .await
+            .is_ok()
+        }
+    };
+    let (Ok(ended) | Err(ended)) = stream(request, &send).await;
+    bevy::log::debug!(error = %ended, "attempt ended");
+    send(vec![Frame::Ended(ended)]).await;
+}
+
+/// Connects and streams; returns why the stream ended (`Err` for failures before it opened).
+async fn stream<F, Fut>(request: AttemptRequest, send: &F) -> Result<SseError, SseError>
+where
+    F: Fn(Vec<Frame>) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let url = request.url.clone();
+    let mut response = connect(&request).await?;
+    if response.status() != StatusCode::OK {
+        let status = response.status().as_u16();
+        let body = body_prefix(&mut response).await;
+        return Err(SseError::Status { url, status, body });
+    }
+    let content_type = response.headers().get(CONTENT_TYPE);
+    if !content_type.is_some_and(is_event_stream) {
+        let content_type =
+            content_type.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        return Err(SseError::ContentType { url, content_type });
+    }
+    bevy::log::debug!("stream open");
+    if !send(vec![Frame::Opened]).await {
+        return Ok(SseError::StreamEnded { url });
+    }
+
+    let mut parser =
+        SseParser::with_limits(request.limits).with_last_event_id(&request.last_event_id);
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Ok(SseError::StreamEnded { url }),
+            Err(source) => {
+                return Ok(SseError::Transport {
+                    url,
+                    source: Arc::new(source),
+                });
+            }
+        };
+        let mut frames = Vec::new();
+        let fed = parser.feed(&chunk, |item| {
+            frames.push(match item {
+                Parsed::Message(event) => Frame::Message(event),
+                Parsed::Comment(text) => Frame::Comment(text.into_owned()),
+                Parsed::Retry(retry) => Frame::Retry(retry),
+                Parsed::LastEventId(id) => Frame::LastEventId(id.into_owned()),
+            });
+        });
+        if !frames.is_empty() && !send(frames).await {
+            // The ECS side is gone (app exit): stop quietly.
+            return Ok(SseError::StreamEnded { url });
+        }
+        if let Err(source) = fed {
+            return Ok(SseError::Parse { url, source });
+        }
+    }
+}
+
+/// Sends the request and waits for the response headers, within the response timeout.
+async fn connect(request: &AttemptRequest) -> Result<reqwest::Response, SseError> {
+    let url = &request.url;
+    let invalid = |reason: String| SseError::InvalidRequest {
+        url: url.clone(),
+        reason,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|error| invalid(format!("bad URL: {error}")))?;
+    let mut builder = request
+        .client
+        .request(request.method.clone(), parsed)
+        .header(ACCEPT, "text/event-stream")
+        .header(CACHE_CONTROL, "no-cache");
+    if !request.last_event_id.is_empty() {
+        let value = HeaderValue::from_str(&request.last_event_id)
+            .map_err(|_| invalid("the last event ID is not a valid header value".into()))?;
+        builder = builder.header("Last-Event-ID", value);
+    }
+    for (name, value) in &request.headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("bad header name {name:?}")))?;
+        // The value is not echoed: it may be a secret.
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| invalid(format!("bad value for header {name:?}")))?;
+        builder = builder.header(header, value);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let send = builder.send();
+    let response = match request.response_timeout {
+        Some(timeout) => {
+            tokio::time::timeout(timeout, send)
+                .await
+                .map_err(|_| SseError::Timeout {
+                    url: url.clone(),
+                    timeout_ms: timeout.as_millis(),
+                })?
+        }
+        None => send.await,
+    };
+    response.map_err(|source| SseError::Transport {
+        url: url.clone(),
+        source: Arc::new(source),
+    })
+}
+
+/// `text/event-stream`, with any parameters, any case.
+fn is_event_stream(value: &HeaderValue) -> bool {
+    let essence = value
+        .as_bytes()
+        .split(|&byte| byte == b';')
+        .next()
+        .unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"text/event-stream")
+}
+
+/// The first [`SseError::BODY_PREFIX`] bytes of a refused response, for the error message.
+async fn body_prefix(response: &mut reqwest::Response) -> String {
+    let mut prefix = Vec::new();
+    while prefix.len() < SseError::BODY_PREFIX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => prefix.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    prefix.truncate(SseError::BODY_PREFIX);
+    String::from_utf8_lossy(&prefix).into_owned()
+}

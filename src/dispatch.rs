@@ -1,0 +1,361 @@
+//! The ECS side: drain the channel, apply what the IO tasks found, run the state machine.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bevy::ecs::system::SystemId;
+use bevy::log::tracing::Span;
+use bevy::platform::collections::HashMap;
+use bevy::prelude::*;
+use bevy::tasks::{IoTaskPool, Task};
+
+use crate::connection::{AttemptRequest, Batch, Frame, run_attempt};
+use crate::error::SseError;
+use crate::message::{
+    SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
+};
+use crate::parser::ParserLimits;
+use crate::plugin::SseClient;
+use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
+
+/// Settings copied from the plugin.
+#[derive(Resource, Clone, Debug)]
+pub(crate) struct SseConfig {
+    pub(crate) parser_limits: ParserLimits,
+    pub(crate) max_messages_per_frame: Option<usize>,
+}
+
+/// The channel every IO task sends to, and what is left of a batch cut by the frame budget.
+#[derive(Resource)]
+pub(crate) struct SseRuntime {
+    pub(crate) tx: async_channel::Sender<Batch>,
+    pub(crate) rx: async_channel::Receiver<Batch>,
+    pending: VecDeque<Batch>,
+    next_attempt: u64,
+}
+
+impl SseRuntime {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let (tx, rx) = async_channel::bounded(capacity.max(1));
+        Self {
+            tx,
+            rx,
+            pending: VecDeque::new(),
+            next_attempt: 0,
+        }
+    }
+}
+
+/// The running attempt. Dropping it cancels the IO task.
+#[derive(Component)]
+pub(crate) struct Connection {
+    _task: Task<()>,
+    attempt: u64,
+}
+
+/// The source's logging context: a span with its entity and URL.
+#[derive(Component, Clone)]
+pub(crate) struct SourceSpan(pub(crate) Span);
+
+/// Waiting to reconnect.
+#[derive(Component)]
+pub(crate) struct RetryTimer(Timer);
+
+/// Attempts that failed in a row.
+#[derive(Component, Default)]
+pub(crate) struct FailedAttempts(u32);
+
+/// Named handlers: BestHTTP's `On(eventName, handler)`.
+#[derive(Component, Default)]
+pub(crate) struct SseHandlers(pub(crate) HashMap<String, SystemId<In<SseMessage>>>);
+
+/// Runs in `PreUpdate`: applies what the IO tasks sent since the last frame.
+pub(crate) fn receive(world: &mut World) {
+    let budget = world
+        .resource::<SseConfig>()
+        .max_messages_per_frame
+        .unwrap_or(usize::MAX);
+    let mut delivered = 0;
+    while delivered < budget {
+        let next = {
+            let mut runtime = world.resource_mut::<SseRuntime>();
+            runtime
+                .pending
+                .pop_front()
+                .or_else(|| runtime.rx.try_recv().ok())
+        };
+        let Some(mut batch) = next else { break };
+        let current = world
+            .get::<Connection>(batch.entity)
+            .is_some_and(|connection| connection.attempt == batch.attempt);
+        if !current {
+            // From an attempt that was closed or replaced meanwhile.
+            continue;
+        }
+        let mut frames = batch.frames.drain(..);
+        for frame in frames.by_ref() {
+            if matches!(frame, Frame::Message(_)) {
+                delivered += 1;
+            }
+            apply(world, batch.entity, frame);
+            if delivered == budget {
+                break;
+            }
+        }
+        let rest: Vec<Frame> = frames.collect();
+        if !rest.is_empty() {
+            batch.frames = rest;
+            world.resource_mut::<SseRuntime>().pending.push_front(batch);
+        }
+    }
+}
+
+fn apply(world: &mut World, entity: Entity, frame: Frame) {
+    match frame {
+        Frame::Opened => {
+            if let Some(mut failed) = world.get_mut::<FailedAttempts>(entity) {
+                failed.0 = 0;
+            }
+            set_state(world, entity, ReadyState::Open);
+            emit(world, SseOpened { entity });
+        }
+        Frame::Message(event) => {
+            set_last_event_id(world, entity, event.last_event_id());
+            let message = SseMessage { entity, event };
+            let handler = world
+                .get::<SseHandlers>(entity)
+                .and_then(|handlers| handlers.0.get(message.event_type()).copied());
+            if let Some(handler) = handler
+                && let Err(error) = world.run_system_with(handler, message.clone())
+            {
+                warn!(%entity, %error, "named event handler failed");
+            }
+            emit(world, message);
+        }
+        Frame::Comment(text) => emit(world, SseComment { entity, text }),
+        Frame::Retry(retry) => {
+            if let Some(mut time) = world.get_mut::<ReconnectionTime>(entity) {
+                time.0 = retry;
+            }
+        }
+        Frame::LastEventId(id) => set_last_event_id(world, entity, &id),
+        Frame::Ended(error) => end_attempt(world, entity, error),
+    }
+}
+
+fn set_last_event_id(world: &mut World, entity: Entity, id: &str) {
+    if let Some(mut last) = world.get_mut::<LastEventId>(entity)
+        && last.0 != id
+    {
+        id.clone_into(&mut last.0);
+    }
+}
+
+/// Writes the message and triggers the entity event, skipping the copy for the trigger when no
+/// observer watches this event type (globally or on this entity).
+fn emit<E>(world: &mut World, event: E)
+where
+    E: Message + EntityEvent + Clone,
+    for<'a> E::Trigger<'a>: Default,
+{
+    let entity = event.event_target();
+    if has_observers::<E>(world, entity) {
+        world.trigger(event.clone());
+    }
+    world.write_message(event);
+}
+
+fn has_observers<E: Event>(world: &World, entity: Entity) -> bool {
+    let Some(key) = world.event_key::<E>() else {
+        return false;
+    };
+    world
+        .observers()
+        .try_get_observers(key)
+        .is_some_and(|observers| {
+            !observers.global_observers().is_empty()
+                || observers.entity_observers().contains_key(&entity)
+        })
+}
+
+fn set_state(world: &mut World, entity: Entity, new: ReadyState) {
+    let Some(mut state) = world.get_mut::<ReadyState>(entity) else {
+        return;
+    };
+    let old = *state;
+    if old == new {
+        return;
+    }
+    *state = new;
+    span_of(world, entity).in_scope(|| debug!(?old, ?new, "state changed"));
+    emit(world, SseStateChanged { entity, old, new });
+}
+
+fn span_of(world: &World, entity: Entity) -> Span {
+    world
+        .get::<SourceSpan>(entity)
+        .map_or_else(Span::none, |span| span.0.clone())
+}
+
+fn end_attempt(world: &mut World, entity: Entity, error: SseError) {
+    world.entity_mut(entity).remove::<Connection>();
+    span_of(world, entity).in_scope(|| info!(%error, "attempt ended"));
+    emit(
+        world,
+        SseErrored {
+            entity,
+            error: error.clone(),
+        },
+    );
+    if error.is_fatal() {
+        return close(world, entity);
+    }
+    if !world
+        .get::<ReadyState>(entity)
+        .is_some_and(|state| !state.is_closed())
+    {
+        // An OnError observer closed or despawned it.
+        return;
+    }
+    let attempt = {
+        let mut source = world.entity_mut(entity);
+        let mut failed = source.entry::<FailedAttempts>().or_default().into_mut();
+        failed.0 += 1;
+        failed.0
+    };
+    let delay = world
+        .get::<ReconnectionTime>(entity)
+        .copied()
+        .unwrap_or_default()
+        .0;
+    set_state(world, entity, ReadyState::Retrying);
+    let mut retrying = SseRetrying::new(entity, attempt, delay, error);
+    if has_observers::<SseRetrying>(world, entity) {
+        world.trigger_ref(&mut retrying);
+    }
+    let vetoed = retrying.is_vetoed();
+    world.write_message(retrying);
+    let still_retrying = world.get::<ReadyState>(entity) == Some(&ReadyState::Retrying);
+    if vetoed && still_retrying {
+        close(world, entity);
+    } else if still_retrying {
+        world
+            .entity_mut(entity)
+            .insert(RetryTimer(Timer::new(delay, TimerMode::Once)));
+    }
+}
+
+/// Runs in `PreUpdate`: starts the attempts whose reconnection time has passed.
+pub(crate) fn reconnect(
+    mut commands: Commands,
+    time: Res<Time>,
+    mut waiting: Query<(Entity, &mut RetryTimer)>,
+) {
+    for (entity, mut timer) in &mut waiting {
+        // The frame's delta passed before the wait began.
+        if timer.is_added() {
+            continue;
+        }
+        if timer.0.tick(time.delta()).is_finished() {
+            commands.entity(entity).remove::<RetryTimer>();
+            commands.queue(move |world: &mut World| start_attempt(world, entity));
+        }
+    }
+}
+
+/// Starts a connection attempt for the source, replacing any running one.
+pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
+    let Some(source) = world.get::<EventSource>(entity) else {
+        return;
+    };
+    let url: Arc<str> = source.url().into();
+    let request = AttemptRequest {
+        client: world.resource::<SseClient>().0.clone(),
+        url: url.clone(),
+        method: source.method().clone(),
+        headers: source.headers().to_vec(),
+        body: source.body().map(<[u8]>::to_vec),
+        response_timeout: source.response_timeout(),
+        last_event_id: world
+            .get::<LastEventId>(entity)
+            .map(|id| id.0.clone())
+            .unwrap_or_default(),
+        limits: world.resource::<SseConfig>().parser_limits,
+    };
+    let span = match world.get::<SourceSpan>(entity) {
+        Some(span) => span.0.clone(),
+        None => info_span!("event_source", %entity, %url),
+    };
+    let (tx, attempt) = {
+        let mut runtime = world.resource_mut::<SseRuntime>();
+        runtime.next_attempt += 1;
+        (runtime.tx.clone(), runtime.next_attempt)
+    };
+    span.in_scope(|| debug!(attempt, "connecting"));
+    let future = bevy::log::tracing::Instrument::instrument(
+        run_attempt(request, entity, attempt, tx),
+        span.clone(),
+    );
+    let task = IoTaskPool::get().spawn(async_compat::Compat::new(future));
+    world.entity_mut(entity).remove::<RetryTimer>().insert((
+        Connection {
+            _task: task,
+            attempt,
+        },
+        SourceSpan(span),
+    ));
+    set_state(world, entity, ReadyState::Connecting);
+}
+
+/// Closes the source: `Closing`, the task cancelled, `Closed`, [`SseClosed`].
+pub(crate) fn close(world: &mut World, entity: Entity) {
+    let Some(state) = world.get::<ReadyState>(entity).copied() else {
+        return;
+    };
+    if state.is_closed() {
+        return;
+    }
+    set_state(world, entity, ReadyState::Closing);
+    if let Ok(mut source) = world.get_entity_mut(entity) {
+        source.remove::<(Connection, RetryTimer)>();
+    }
+    set_state(world, entity, ReadyState::Closed);
+    span_of(world, entity).in_scope(|| info!("closed"));
+    emit(world, SseClosed { entity });
+}
+
+/// Reopens a closed source (BestHTTP: `Open`); a source that is not closed is left alone.
+pub(crate) fn open(world: &mut World, entity: Entity) {
+    if world
+        .get::<ReadyState>(entity)
+        .is_some_and(|state| state.is_closed())
+    {
+        if let Some(mut failed) = world.get_mut::<FailedAttempts>(entity) {
+            failed.0 = 0;
+        }
+        start_attempt(world, entity);
+    }
+}
+
+pub(crate) fn on_add_source(add: On<Add, EventSource>, mut commands: Commands) {
+    let entity = add.entity;
+    commands.queue(move |world: &mut World| start_attempt(world, entity));
+}
+
+pub(crate) fn on_remove_source(remove: On<Remove, EventSource>, mut commands: Commands) {
+    let entity = remove.entity;
+    // On despawn the entity is gone by then, and its components (the task among them) with it.
+    commands.queue(move |world: &mut World| close(world, entity));
+}
+
+pub(crate) fn on_remove_handlers(
+    remove: On<Remove, SseHandlers>,
+    handlers: Query<&SseHandlers>,
+    mut commands: Commands,
+) {
+    if let Ok(handlers) = handlers.get(remove.entity) {
+        for &system in handlers.0.values() {
+            commands.unregister_system(system);
+        }
+    }
+}

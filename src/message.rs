@@ -1,0 +1,126 @@
+//! What a source reports: each type is both a buffered [`Message`] (read it with
+//! [`MessageReader`]) and an [`EntityEvent`] on the source entity (watch it with an observer).
+//!
+//! | BestHTTP callback | message / entity event |
+//! |---|---|
+//! | `OnOpen` | [`SseOpened`] |
+//! | `OnMessage` | [`SseMessage`] (every message, named ones too) |
+//! | `OnError` | [`SseErrored`] |
+//! | `OnRetry` | [`SseRetrying`] (an observer can [`veto`](SseRetrying::veto) it) |
+//! | `OnComment` | [`SseComment`] |
+//! | `OnClosed` | [`SseClosed`] |
+//! | `OnStateChanged` | [`SseStateChanged`] |
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use bevy::prelude::*;
+
+use crate::error::SseError;
+use crate::parser::MessageEvent;
+use crate::source::ReadyState;
+
+/// The stream opened: the server answered 200 with `text/event-stream` (BestHTTP: `OnOpen`).
+#[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+pub struct SseOpened {
+    /// The source entity.
+    pub entity: Entity,
+}
+
+/// A server-sent event arrived (BestHTTP: `OnMessage`). Dereferences to the parsed
+/// [`MessageEvent`]: `message.data()`, `message.event_type()`, `message.last_event_id()`,
+/// `message.retry()`.
+#[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+pub struct SseMessage {
+    /// The source entity.
+    pub entity: Entity,
+    /// The event.
+    pub event: MessageEvent,
+}
+
+impl Deref for SseMessage {
+    type Target = MessageEvent;
+
+    fn deref(&self) -> &MessageEvent {
+        &self.event
+    }
+}
+
+/// An attempt failed or the stream ended (BestHTTP: `OnError`).
+#[derive(Message, EntityEvent, Clone, Debug)]
+pub struct SseErrored {
+    /// The source entity.
+    pub entity: Entity,
+    /// What happened.
+    pub error: SseError,
+}
+
+/// The source will reconnect after `delay` (BestHTTP: `OnRetry`).
+///
+/// Observers run before the wait starts. One that calls [`veto`](Self::veto) closes the source
+/// instead, as BestHTTP's `return false` does; one that changes the [`EventSource`] component
+/// (headers, URL) changes the next attempt. The buffered message is written after the observers
+/// ran, with the veto they decided.
+///
+/// [`EventSource`]: crate::source::EventSource
+#[derive(Message, EntityEvent, Clone, Debug)]
+pub struct SseRetrying {
+    /// The source entity.
+    pub entity: Entity,
+    /// How many attempts in a row have failed, counting the one that just ended.
+    pub attempt: u32,
+    /// How long the source waits before the next attempt.
+    pub delay: Duration,
+    /// Why the last attempt ended.
+    pub error: SseError,
+    vetoed: bool,
+}
+
+impl SseRetrying {
+    pub(crate) fn new(entity: Entity, attempt: u32, delay: Duration, error: SseError) -> Self {
+        Self {
+            entity,
+            attempt,
+            delay,
+            error,
+            vetoed: false,
+        }
+    }
+
+    /// Cancels the reconnection: the source closes instead.
+    pub fn veto(&mut self) {
+        self.vetoed = true;
+    }
+
+    /// Whether an observer vetoed the reconnection.
+    pub fn is_vetoed(&self) -> bool {
+        self.vetoed
+    }
+}
+
+/// A comment line arrived (BestHTTP: `OnComment`): the text after the `:`, exactly as sent.
+#[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+pub struct SseComment {
+    /// The source entity.
+    pub entity: Entity,
+    /// The comment text.
+    pub text: String,
+}
+
+/// The source closed for good (BestHTTP: `OnClosed`).
+#[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+pub struct SseClosed {
+    /// The source entity.
+    pub entity: Entity,
+}
+
+/// The [`ReadyState`] changed (BestHTTP: `OnStateChanged`).
+#[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+pub struct SseStateChanged {
+    /// The source entity.
+    pub entity: Entity,
+    /// The state before.
+    pub old: ReadyState,
+    /// The state now.
+    pub new: ReadyState,
+}

@@ -1,0 +1,83 @@
+//! [`SsePlugin`], its system sets and the shared HTTP client.
+
+use bevy::prelude::*;
+
+use crate::dispatch::{self, SseConfig, SseRuntime};
+use crate::message::{
+    SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
+};
+use crate::parser::ParserLimits;
+
+/// Adds server-sent events to an app: spawn [`EventSource`](crate::source::EventSource)
+/// entities, read [`SseMessage`]s.
+#[derive(Clone, Debug)]
+pub struct SsePlugin {
+    /// How many batches (one per body chunk received) may wait between the IO tasks and the
+    /// game. When the game falls behind, the tasks wait, and TCP flow control slows the servers:
+    /// memory stays bounded and nothing is dropped. Default 256.
+    pub channel_capacity: usize,
+    /// The most messages delivered per frame; the rest waits in the channel for the next frames.
+    /// `None` (the default) delivers everything that arrived.
+    pub max_messages_per_frame: Option<usize>,
+    /// Line and event size limits for every source.
+    pub parser_limits: ParserLimits,
+}
+
+impl Default for SsePlugin {
+    fn default() -> Self {
+        Self {
+            channel_capacity: 256,
+            max_messages_per_frame: None,
+            parser_limits: ParserLimits::default(),
+        }
+    }
+}
+
+/// The plugin's systems, for ordering your own around them.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SseSystems {
+    /// Runs in [`PreUpdate`]: applies what arrived since the last frame: states, components,
+    /// messages, observers, named handlers. Events that arrived before it are visible to
+    /// [`Update`] systems in the same frame.
+    Receive,
+    /// Runs in [`PreUpdate`], after [`Receive`](Self::Receive): starts the reconnections whose
+    /// wait is over.
+    Reconnect,
+}
+
+/// The HTTP client every source uses. Replace it to set a proxy, root certificates or
+/// timeouts; connections are pooled across sources.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct SseClient(pub reqwest::Client);
+
+impl Plugin for SsePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(SseConfig {
+            parser_limits: self.parser_limits,
+            max_messages_per_frame: self.max_messages_per_frame,
+        })
+        .insert_resource(SseRuntime::new(self.channel_capacity))
+        .init_resource::<SseClient>()
+        .add_message::<SseOpened>()
+        .add_message::<SseMessage>()
+        .add_message::<SseErrored>()
+        .add_message::<SseRetrying>()
+        .add_message::<SseComment>()
+        .add_message::<SseClosed>()
+        .add_message::<SseStateChanged>()
+        .add_observer(dispatch::on_add_source)
+        .add_observer(dispatch::on_remove_source)
+        .add_observer(dispatch::on_remove_handlers)
+        .configure_sets(
+            PreUpdate,
+            (SseSystems::Receive, SseSystems::Reconnect).chain(),
+        )
+        .add_systems(
+            PreUpdate,
+            (
+                dispatch::receive.in_set(SseSystems::Receive),
+                dispatch::reconnect.in_set(SseSystems::Reconnect),
+            ),
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The [`EventSource`] component and the state components that come with it.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use reqwest::Method;
+
+/// The reconnection time a source starts with, as BestHTTP and browsers use.
+pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(2);
+
+/// One server-sent events subscription. Spawning an entity with it opens the connection.
+///
+/// It holds the request (BestHTTP's `InternalRequest`): URL, method, headers, body and response
+/// timeout. The request is rebuilt from this component before every attempt, so a system or an
+/// [`SseRetrying`](crate::message::SseRetrying) observer can change headers (a fresh token) or
+/// the URL for the next attempt. Despawning the entity, or removing this component, closes the
+/// connection.
+///
+/// ```
+/// use bevy_eventsource::prelude::*;
+///
+/// let source = EventSource::new("http://127.0.0.1:8080/events")
+///     .with_header("Authorization", "Bearer token")
+///     .with_method(Method::POST)
+///     .with_body(r#"{"prompt":"hi"}"#);
+/// assert_eq!(source.headers()[0].0, "Authorization");
+/// ```
+#[derive(Component, Clone, Debug)]
+#[require(ReadyState, LastEventId, ReconnectionTime)]
+pub struct EventSource {
+    url: String,
+    method: Method,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    response_timeout: Option<Duration>,
+}
+
+impl EventSource {
+    /// A `GET` subscription to `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            method: Method::GET,
+            headers: Vec::new(),
+            body: None,
+            response_timeout: None,
+        }
+    }
+
+    /// Uses this HTTP method (BestHTTP: `MethodType`).
+    #[must_use]
+    pub fn with_method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a request header. Invalid names or values fail the attempt with
+    /// [`SseError::InvalidRequest`](crate::SseError::InvalidRequest).
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends this request body.
+    #[must_use]
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Fails an attempt whose response headers take longer than this.
+    #[must_use]
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = Some(timeout);
+        self
+    }
+
+    /// The URL (BestHTTP: `Uri`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Changes the URL; the next attempt uses it.
+    pub fn set_url(&mut self, url: impl Into<String>) {
+        self.url = url.into();
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The extra request headers, in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// Sets a header, replacing every earlier header of that name (names compare
+    /// case-insensitively). The next attempt sends it.
+    pub fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        self.headers
+            .retain(|(old, _)| !old.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+    }
+
+    /// Removes every header of this name.
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers
+            .retain(|(old, _)| !old.eq_ignore_ascii_case(name));
+    }
+
+    /// The request body, if any.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    /// Sets or clears the request body.
+    pub fn set_body(&mut self, body: Option<Vec<u8>>) {
+        self.body = body;
+    }
+
+    /// The response timeout, if any.
+    pub fn response_timeout(&self) -> Option<Duration> {
+        self.response_timeout
+    }
+}
+
+/// Where a source is in its life (BestHTTP: `State`).
+///
+/// `Initial` → `Connecting` → `Open`; a dropped stream goes `Retrying` → `Connecting` again;
+/// [`close`](crate::commands::SseEntityCommandsExt::close_event_source) goes `Closing` → `Closed`,
+/// and so does a refusal by the server.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ReadyState {
+    /// Spawned, no attempt started yet.
+    #[default]
+    Initial,
+    /// Waiting for the response of an attempt.
+    Connecting,
+    /// The stream is flowing.
+    Open,
+    /// The stream ended; waiting the reconnection time before the next attempt.
+    Retrying,
+    /// Being closed.
+    Closing,
+    /// Closed for good, until reopened.
+    Closed,
+}
+
+impl ReadyState {
+    /// BestHTTP's `IsClosed`.
+    pub fn is_closed(self) -> bool {
+        self == Self::Closed
+    }
+}
+
+/// The last event ID string (BestHTTP: `LastEventId`): sent as `Last-Event-ID` when reconnecting.
+///
+/// Insert it with a value before the first attempt to resume a stream; the server's `id` fields
+/// update it, and an empty `id` clears it.
+#[derive(Component, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LastEventId(pub String);
+
+/// How long to wait before reconnecting (BestHTTP: `ReconnectionTime`). Defaults to 2 seconds;
+/// a server's `retry` field overrides it.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReconnectionTime(pub Duration);
+
+impl Default for ReconnectionTime {
+    fn default() -> Self {
+        Self(DEFAULT_RECONNECTION_TIME)
+    }
+}

@@ -1,0 +1,140 @@
+//! A source opens, and its events reach `Update` systems in the frame they arrive, with every
+//! field, comments, the last event ID and the state changes.
+
+#[path = "support/app.rs"]
+mod app;
+#[path = "support/server.rs"]
+mod server;
+
+use std::time::Duration;
+
+use app::*;
+use bevy::prelude::*;
+use bevy_eventsource::prelude::*;
+use server::*;
+
+#[test]
+fn events_comments_and_states_arrive_in_order() {
+    let server = ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send(": hello\n\nid: 1\nevent: join\ndata: ada\n\n"),
+        // Split inside a field, a CRLF and a UTF-8 sequence.
+        send("id: 2\r"),
+        send("\ndata: caf\u{e9}"[..10].as_bytes()),
+        send(&"\ndata: caf\u{e9} \u{270c}\r\n\r\n".as_bytes()[10..]),
+        send("retry: 5000\nid\n\n"),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let mut app = test_app();
+    collect::<SseOpened>(&mut app);
+    collect::<SseMessage>(&mut app);
+    collect::<SseComment>(&mut app);
+    collect::<SseStateChanged>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(server.url("/events")))
+        .id();
+
+    update_until(&mut app, "a cleared last event ID", |app| {
+        app.world().get::<ReconnectionTime>(source).unwrap().0 == Duration::from_secs(5)
+            && app.world().get::<LastEventId>(source).unwrap().0.is_empty()
+            && collected::<SseMessage>(app).len() == 2
+    });
+
+    assert_eq!(collected::<SseOpened>(&app), [SseOpened { entity: source }]);
+    let messages = collected::<SseMessage>(&app);
+    assert_eq!(messages[0].entity, source);
+    assert_eq!(
+        (
+            messages[0].event_type(),
+            messages[0].data(),
+            messages[0].last_event_id()
+        ),
+        ("join", "ada", "1")
+    );
+    assert_eq!(
+        (
+            messages[1].event_type(),
+            messages[1].data(),
+            messages[1].last_event_id()
+        ),
+        ("message", "caf\u{e9} \u{270c}", "2")
+    );
+    assert_eq!(
+        collected::<SseComment>(&app),
+        [SseComment {
+            entity: source,
+            text: " hello".into()
+        }]
+    );
+    let states: Vec<_> = collected::<SseStateChanged>(&app)
+        .iter()
+        .map(|c| (c.old, c.new))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (ReadyState::Initial, ReadyState::Connecting),
+            (ReadyState::Connecting, ReadyState::Open)
+        ]
+    );
+    assert_eq!(state(&app, source), ReadyState::Open);
+}
+
+#[test]
+fn an_event_received_before_pre_update_is_read_in_the_same_frame() {
+    let mut script = vec![send(OK_HEAD)];
+    for i in 0..200 {
+        script.push(send(format!("data: {i}\n\n")));
+        if i % 20 == 0 {
+            script.push(Step::Pause(Duration::from_millis(3)));
+        }
+    }
+    script.push(Step::HoldUntilClientCloses);
+    let server = ScriptedServer::start(vec![script]);
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    app.world_mut().spawn(EventSource::new(server.url("/")));
+    let (mut written_total, mut frames_with_messages) = (0, 0);
+    update_until(&mut app, "200 events", |app| {
+        // Everything the plugin wrote during this update was already read by `Update`.
+        let messages = app.world().resource::<Messages<SseMessage>>();
+        let written = messages.iter_current_update_messages().count();
+        written_total += written;
+        frames_with_messages += usize::from(written > 0);
+        let read_total = collected::<SseMessage>(app).len();
+        assert_eq!(read_total, written_total, "an event waited a frame");
+        read_total == 200
+    });
+    let data: Vec<String> = collected::<SseMessage>(&app)
+        .iter()
+        .map(|m| m.data().to_owned())
+        .collect();
+    assert_eq!(data, (0..200).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert!(
+        frames_with_messages >= 1,
+        "the check above ran on real deliveries"
+    );
+}
+
+#[test]
+fn a_preset_last_event_id_is_sent_and_kept() {
+    let server = ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send("data: resumed\n\n"),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn((EventSource::new(server.url("/")), LastEventId("41".into())))
+        .id();
+    update_until(&mut app, "one event", |app| {
+        collected::<SseMessage>(app).len() == 1
+    });
+    assert_eq!(collected::<SseMessage>(&app)[0].last_event_id(), "41");
+    assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "41");
+    let request = &server.requests()[0];
+    assert_eq!(request.header("last-event-id"), Some("41"));
+}

@@ -1,0 +1,61 @@
+//! A test app with the plugin, message collectors, and a deadline-bounded update loop.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, Instant};
+
+use bevy::ecs::message::Message;
+use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
+use bevy_eventsource::prelude::*;
+
+/// Messages of type `M` that `Update` systems read, in order.
+#[derive(Resource)]
+pub struct Collected<M>(pub Vec<M>);
+
+/// `MinimalPlugins` and the plugin, with virtual time advancing 50 ms per update.
+pub fn test_app() -> App {
+    test_app_with(SsePlugin::default())
+}
+
+pub fn test_app_with(plugin: SsePlugin) -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, plugin))
+        .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+            50,
+        )));
+    app
+}
+
+/// Collects every `M` an `Update` system reads into [`Collected<M>`].
+pub fn collect<M: Message + Clone>(app: &mut App) {
+    app.insert_resource(Collected::<M>(Vec::new())).add_systems(
+        Update,
+        |mut reader: MessageReader<M>, mut seen: ResMut<Collected<M>>| {
+            seen.0.extend(reader.read().cloned());
+        },
+    );
+}
+
+pub fn collected<M: Message + Clone>(app: &App) -> Vec<M> {
+    app.world().resource::<Collected<M>>().0.clone()
+}
+
+/// Runs `app.update()` until `done` holds, for at most 10 seconds of wall time.
+pub fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        app.update();
+        if done(app) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        // Polling with a deadline: give the IO threads the core between frames.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+pub fn state(app: &App, entity: Entity) -> ReadyState {
+    *app.world()
+        .get::<ReadyState>(entity)
+        .expect("source has a ReadyState")
+}
