@@ -210,9 +210,9 @@ fn end_attempt(world: &mut World, entity: Entity, error: SseError) {
     if error.is_fatal() {
         return close(world, entity);
     }
-    if !world
+    if world
         .get::<ReadyState>(entity)
-        .is_some_and(|state| !state.is_closed())
+        .is_none_or(|state| state.is_closed())
     {
         // An OnError observer closed or despawned it.
         return;

@@ -20,8 +20,8 @@ fn events_comments_and_states_arrive_in_order() {
         send(": hello\n\nid: 1\nevent: join\ndata: ada\n\n"),
         // Split inside a field, a CRLF and a UTF-8 sequence.
         send("id: 2\r"),
-        send("\ndata: caf\u{e9}"[..10].as_bytes()),
-        send(&"\ndata: caf\u{e9} \u{270c}\r\n\r\n".as_bytes()[10..]),
+        send(b"\ndata: caf\xC3"),
+        send(b"\xA9 \xE2\x9C\x8C\r\n\r\n"),
         send("retry: 5000\nid\n\n"),
         Step::HoldUntilClientCloses,
     ]]);
