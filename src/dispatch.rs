@@ -337,9 +337,21 @@ pub(crate) fn open(world: &mut World, entity: Entity) {
     }
 }
 
+/// A new source, to open at the next `PreUpdate`: observers and components added in the frame it
+/// was spawned in see the whole story, from `Initial` on.
+#[derive(Component)]
+pub(crate) struct PendingOpen;
+
 pub(crate) fn on_add_source(add: On<Add, EventSource>, mut commands: Commands) {
-    let entity = add.entity;
-    commands.queue(move |world: &mut World| start_attempt(world, entity));
+    commands.entity(add.entity).insert(PendingOpen);
+}
+
+/// Runs in `PreUpdate`: opens the sources spawned since the last frame.
+pub(crate) fn open_new(mut commands: Commands, new: Query<Entity, With<PendingOpen>>) {
+    for entity in &new {
+        commands.entity(entity).remove::<PendingOpen>();
+        commands.queue(move |world: &mut World| start_attempt(world, entity));
+    }
 }
 
 pub(crate) fn on_remove_source(remove: On<Remove, EventSource>, mut commands: Commands) {

@@ -40,8 +40,8 @@ pub enum SseSystems {
     /// messages, observers, named handlers. Events that arrived before it are visible to
     /// [`Update`] systems in the same frame.
     Receive,
-    /// Runs in [`PreUpdate`], after [`Receive`](Self::Receive): starts the reconnections whose
-    /// wait is over.
+    /// Runs in [`PreUpdate`], after [`Receive`](Self::Receive): opens the sources spawned since
+    /// the last frame and starts the reconnections whose wait is over.
     Reconnect,
 }
 
@@ -76,7 +76,7 @@ impl Plugin for SsePlugin {
             PreUpdate,
             (
                 dispatch::receive.in_set(SseSystems::Receive),
-                dispatch::reconnect.in_set(SseSystems::Reconnect),
+                (dispatch::open_new, dispatch::reconnect).in_set(SseSystems::Reconnect),
             ),
         );
     }
