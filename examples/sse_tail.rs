@@ -1,0 +1,191 @@
+//! A headless command-line SSE client: prints one JSON object per line for everything a source
+//! reports. With no URL it starts the embedded demo server and tails it.
+//!
+//! ```text
+//! cargo run --release --example sse_tail -- [URL] [--header 'Name: value']... [--method M]
+//!     [--body STRING] [--last-event-id ID] [--retry-ms N] [--max-events N] [--count]
+//! ```
+
+#[path = "support/demo_server.rs"]
+mod demo_server;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::prelude::*;
+use bevy_eventsource::prelude::*;
+use serde_json::json;
+
+#[derive(Resource, Clone, Debug, Default)]
+struct Options {
+    url: Option<String>,
+    headers: Vec<(String, String)>,
+    method: Option<Method>,
+    body: Option<String>,
+    last_event_id: Option<String>,
+    retry: Option<Duration>,
+    max_events: Option<u64>,
+    count: bool,
+}
+
+#[derive(Resource, Default)]
+struct Tally {
+    messages: u64,
+    data_bytes: u64,
+}
+
+fn main() -> ExitCode {
+    let mut options = match parse_args(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("sse_tail: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if options.url.is_none() {
+        let addr = demo_server::start(demo_server::DemoConfig::default());
+        eprintln!(
+            "sse_tail: no URL given; tailing the embedded demo server at http://{addr}/events"
+        );
+        options.url = Some(format!("http://{addr}/events"));
+        options.max_events.get_or_insert(20);
+    }
+
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1))),
+        SsePlugin::default(),
+    ))
+    .insert_resource(options.clone())
+    .init_resource::<Tally>()
+    .add_systems(Startup, spawn_source)
+    .add_systems(Update, (count_messages, exit_when_done).chain());
+    if !options.count {
+        app.add_observer(print_open)
+            .add_observer(print_message)
+            .add_observer(print_comment)
+            .add_observer(print_error);
+    }
+    app.add_observer(print_closed);
+    match app.run() {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(code) => ExitCode::from(code.get()),
+    }
+}
+
+fn spawn_source(mut commands: Commands, options: Res<Options>) {
+    let mut source = EventSource::new(options.url.clone().unwrap_or_default());
+    for (name, value) in &options.headers {
+        source = source.with_header(name, value);
+    }
+    if let Some(method) = &options.method {
+        source = source.with_method(method.clone());
+    }
+    if let Some(body) = &options.body {
+        source = source.with_body(body.clone());
+    }
+    let mut entity = commands.spawn(source);
+    if let Some(id) = &options.last_event_id {
+        entity.insert(LastEventId(id.clone()));
+    }
+    if let Some(retry) = options.retry {
+        entity.insert(ReconnectionTime(retry));
+    }
+}
+
+fn line(value: serde_json::Value) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(stdout, "{value}").and_then(|()| stdout.flush());
+}
+
+fn print_open(_: On<SseOpened>) {
+    line(json!({"kind": "open"}));
+}
+
+fn print_message(message: On<SseMessage>) {
+    line(json!({
+        "kind": "message",
+        "event": message.event_type(),
+        "data": message.data(),
+        "last_event_id": message.last_event_id(),
+    }));
+}
+
+fn print_comment(comment: On<SseComment>) {
+    line(json!({"kind": "comment", "text": comment.text}));
+}
+
+fn print_error(error: On<SseErrored>) {
+    line(json!({"kind": "error", "message": error.error.to_string()}));
+}
+
+fn print_closed(_: On<SseClosed>, mut exit: MessageWriter<AppExit>) {
+    line(json!({"kind": "closed"}));
+    exit.write(AppExit::Success);
+}
+
+fn count_messages(mut messages: MessageReader<SseMessage>, mut tally: ResMut<Tally>) {
+    for message in messages.read() {
+        tally.messages += 1;
+        tally.data_bytes += message.data().len() as u64;
+    }
+}
+
+fn exit_when_done(
+    options: Res<Options>,
+    tally: Res<Tally>,
+    mut exit: MessageWriter<AppExit>,
+    mut exiting: Local<bool>,
+) {
+    if *exiting || options.max_events.is_none_or(|max| tally.messages < max) {
+        return;
+    }
+    *exiting = true;
+    if options.count {
+        line(
+            json!({"kind": "summary", "messages": tally.messages, "data_bytes": tally.data_bytes}),
+        );
+    }
+    exit.write(AppExit::Success);
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options::default();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--header" => {
+                let header = value("--header")?;
+                let (name, value) = header
+                    .split_once(':')
+                    .ok_or_else(|| format!("--header {header:?} is not 'Name: value'"))?;
+                options.headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            "--method" => {
+                let method = value("--method")?;
+                options.method = Some(
+                    Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                        .map_err(|_| format!("bad method {method:?}"))?,
+                );
+            }
+            "--body" => options.body = Some(value("--body")?),
+            "--last-event-id" => options.last_event_id = Some(value("--last-event-id")?),
+            "--retry-ms" => options.retry = Some(Duration::from_millis(number(&value("--retry-ms")?)?)),
+            "--max-events" => options.max_events = Some(number(&value("--max-events")?)?),
+            "--count" => options.count = true,
+            "-h" | "--help" => return Err("usage: sse_tail [URL] [--header 'Name: value']... [--method M] [--body S] [--last-event-id ID] [--retry-ms N] [--max-events N] [--count]".into()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            url if options.url.is_none() => options.url = Some(url.to_owned()),
+            extra => return Err(format!("unexpected argument {extra:?}")),
+        }
+    }
+    Ok(options)
+}
+
+fn number(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))
+}
