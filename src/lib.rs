@@ -3,6 +3,27 @@
 //! A Server-Sent Events (WHATWG `EventSource`) client for the Bevy game engine, built on a
 //! spec-exact, incremental parser.
 //!
+//! Add [`SsePlugin`](plugin::SsePlugin), spawn entities with an
+//! [`EventSource`](source::EventSource), and read [`SseMessage`](message::SseMessage)s with a
+//! `MessageReader` or an observer. The README has the whole tour and the BestHTTP name mapping.
+//!
+//! ```no_run
+//! use bevy::prelude::*;
+//! use bevy_eventsource::prelude::*;
+//!
+//! App::new()
+//!     .add_plugins((MinimalPlugins, SsePlugin::default()))
+//!     .add_systems(Startup, |mut commands: Commands| {
+//!         commands.spawn(EventSource::new("http://127.0.0.1:8080/events"));
+//!     })
+//!     .add_systems(Update, |mut messages: MessageReader<SseMessage>| {
+//!         for message in messages.read() {
+//!             info!("{}: {}", message.event_type(), message.data());
+//!         }
+//!     })
+//!     .run();
+//! ```
+//!
 //! The [`parser`] module is usable on its own: feed it bytes from any source, get events out.
 //!
 //! ```
