@@ -46,23 +46,11 @@ pub trait SseEntityCommandsExt {
 
 impl SseEntityCommandsExt for EntityCommands<'_> {
     fn close_event_source(&mut self) -> &mut Self {
-        self.queue(|entity: EntityWorldMut<'_>| {
-            let id = entity.id();
-            entity
-                .into_world_mut()
-                .commands()
-                .queue(move |world: &mut World| dispatch::close(world, id));
-        })
+        self.queue(world_command(dispatch::close))
     }
 
     fn open_event_source(&mut self) -> &mut Self {
-        self.queue(|entity: EntityWorldMut<'_>| {
-            let id = entity.id();
-            entity
-                .into_world_mut()
-                .commands()
-                .queue(move |world: &mut World| dispatch::open(world, id));
-        })
+        self.queue(world_command(dispatch::open))
     }
 
     fn on_sse_event<M>(
@@ -95,5 +83,13 @@ impl SseEntityCommandsExt for EntityCommands<'_> {
                 });
             }
         })
+    }
+}
+
+/// An entity command that runs `action` on the whole world, for this entity.
+fn world_command(action: fn(&mut World, Entity)) -> impl FnOnce(EntityWorldMut<'_>) {
+    move |entity: EntityWorldMut<'_>| {
+        let id = entity.id();
+        action(entity.into_world_mut(), id);
     }
 }

@@ -20,17 +20,21 @@ fn held_stream() -> ScriptedServer {
     ]])
 }
 
-#[test]
-fn despawning_the_entity_drops_the_connection() {
-    let server = held_stream();
-    let mut app = test_app();
+/// Spawns a source on `server` and runs the app until it is open.
+fn spawn_open(app: &mut App, server: &ScriptedServer) -> Entity {
     let source = app
         .world_mut()
         .spawn(EventSource::new(server.url("/")))
         .id();
-    update_until(&mut app, "open", |app| {
-        state(app, source) == ReadyState::Open
-    });
+    update_until(app, "open", |app| state(app, source) == ReadyState::Open);
+    source
+}
+
+#[test]
+fn despawning_the_entity_drops_the_connection() {
+    let server = held_stream();
+    let mut app = test_app();
+    let source = spawn_open(&mut app, &server);
     app.world_mut().despawn(source);
     app.update();
     // The server sees the TCP connection closed: the task is gone, not just detached.
@@ -42,13 +46,7 @@ fn removing_the_component_closes_the_source() {
     let server = held_stream();
     let mut app = test_app();
     collect::<SseClosed>(&mut app);
-    let source = app
-        .world_mut()
-        .spawn(EventSource::new(server.url("/")))
-        .id();
-    update_until(&mut app, "open", |app| {
-        state(app, source) == ReadyState::Open
-    });
+    let source = spawn_open(&mut app, &server);
     app.world_mut().entity_mut(source).remove::<EventSource>();
     app.update();
     assert_eq!(state(&app, source), ReadyState::Closed);
@@ -100,13 +98,7 @@ fn close_then_reopen_resumes_with_the_last_event_id() {
 fn app_exit_shuts_connections_down() {
     let server = held_stream();
     let mut app = test_app();
-    let source = app
-        .world_mut()
-        .spawn(EventSource::new(server.url("/")))
-        .id();
-    update_until(&mut app, "open", |app| {
-        state(app, source) == ReadyState::Open
-    });
+    spawn_open(&mut app, &server);
     drop(app);
     assert_eq!(server.wait_client_close(Duration::from_secs(5)), Some(0));
 }
