@@ -55,28 +55,24 @@ pub(crate) async fn run_attempt(
     attempt: u64,
     tx: async_channel::Sender<Batch>,
 ) {
+    // Borrows the sender: no clone per batch.
     let send = |frames| {
-        let tx = tx.clone();
-        async move {
-            tx.send(Batch {
-                entity,
-                attempt,
-                frames,
-            })
-            .await
-            .is_ok()
-        }
+        tx.send(Batch {
+            entity,
+            attempt,
+            frames,
+        })
     };
     let (Ok(ended) | Err(ended)) = stream(request, &send).await;
     bevy::log::debug!(error = %ended, "attempt ended");
-    send(vec![Frame::Ended(ended)]).await;
+    let _ = send(vec![Frame::Ended(ended)]).await;
 }
 
 /// Connects and streams; returns why the stream ended (`Err` for failures before it opened).
 async fn stream<F, Fut>(request: AttemptRequest, send: &F) -> Result<SseError, SseError>
 where
     F: Fn(Vec<Frame>) -> Fut,
-    Fut: Future<Output = bool>,
+    Fut: Future<Output = Result<(), async_channel::SendError<Batch>>>,
 {
     let url = request.url.clone();
     let mut response = connect(&request).await?;
@@ -92,7 +88,7 @@ where
         return Err(SseError::ContentType { url, content_type });
     }
     bevy::log::debug!("stream open");
-    if !send(vec![Frame::Opened]).await {
+    if send(vec![Frame::Opened]).await.is_err() {
         return Ok(SseError::StreamEnded { url });
     }
 
@@ -118,7 +114,7 @@ where
                 Parsed::LastEventId(id) => Frame::LastEventId(id.into_owned()),
             });
         });
-        if !frames.is_empty() && !send(frames).await {
+        if !frames.is_empty() && send(frames).await.is_err() {
             // The ECS side is gone (app exit): stop quietly.
             return Ok(SseError::StreamEnded { url });
         }

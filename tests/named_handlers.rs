@@ -5,8 +5,6 @@ mod app;
 #[path = "support/server.rs"]
 mod server;
 
-use std::time::Duration;
-
 use app::*;
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
@@ -30,7 +28,7 @@ fn handlers_run_for_their_event_type_only_and_off_removes_them() {
         send("event: join\ndata: ada\n\nevent: chat\ndata: hi\n\ndata: plain\n\n"),
     ];
     // The second half comes once the test has called Off.
-    script.push(Step::Pause(Duration::from_millis(400)));
+    script.push(Step::WaitForGate);
     script.push(send("event: join\ndata: bob\n\nevent: chat\ndata: yo\n\n"));
     script.push(Step::HoldUntilClientCloses);
     let server = ScriptedServer::start(vec![script]);
@@ -56,6 +54,8 @@ fn handlers_run_for_their_event_type_only_and_off_removes_them() {
         .commands()
         .entity(source)
         .off_sse_event("chat");
+    app.update();
+    server.open_gate();
     update_until(&mut app, "five messages", |app| {
         collected::<SseMessage>(app).len() == 5
     });

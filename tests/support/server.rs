@@ -4,7 +4,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -17,7 +17,11 @@ pub enum Step {
     Pause(Duration),
     /// Keep the connection open until the client closes it, then report the close.
     HoldUntilClientCloses,
+    /// Wait until the test calls [`ScriptedServer::open_gate`] (synchronisation, not a sleep).
+    WaitForGate,
 }
+
+type Gate = Arc<(Mutex<bool>, Condvar)>;
 
 pub fn send(bytes: impl AsRef<[u8]>) -> Step {
     Step::Send(bytes.as_ref().to_vec())
@@ -51,6 +55,7 @@ pub struct ScriptedServer {
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Request>>>,
     closed: mpsc::Receiver<usize>,
+    gate: Gate,
 }
 
 impl ScriptedServer {
@@ -60,20 +65,31 @@ impl ScriptedServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (closed_tx, closed) = mpsc::channel();
         let recorded = requests.clone();
+        let gate: Gate = Arc::default();
+        let server_gate = gate.clone();
         thread::spawn(move || {
             for (index, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { return };
                 let script = scripts[index.min(scripts.len() - 1)].clone();
                 let recorded = recorded.clone();
                 let closed_tx = closed_tx.clone();
-                thread::spawn(move || serve(stream, index, script, &recorded, &closed_tx));
+                let gate = server_gate.clone();
+                thread::spawn(move || serve(stream, index, script, &recorded, &closed_tx, &gate));
             }
         });
         Self {
             addr,
             requests,
             closed,
+            gate,
         }
+    }
+
+    /// Lets every connection waiting at [`Step::WaitForGate`] go on.
+    pub fn open_gate(&self) {
+        let (open, changed) = &*self.gate;
+        *open.lock().unwrap() = true;
+        changed.notify_all();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -96,6 +112,7 @@ fn serve(
     script: Vec<Step>,
     recorded: &Mutex<Vec<Request>>,
     closed: &mpsc::Sender<usize>,
+    gate: &Gate,
 ) {
     let Some(request) = read_request(&mut stream) else {
         return;
@@ -113,6 +130,12 @@ fn serve(
                 }
             }
             Step::Pause(duration) => thread::sleep(duration),
+            Step::WaitForGate => {
+                let (open, changed) = &**gate;
+                let _open = changed
+                    .wait_while(open.lock().unwrap(), |open| !*open)
+                    .unwrap();
+            }
             Step::HoldUntilClientCloses => {
                 let mut buf = [0; 1024];
                 loop {
