@@ -15,10 +15,29 @@ use bevy_eventsource::parser::{Parsed, SseParser};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_lite::{StreamExt, future, stream};
 
-fn ours(chunks: &[&[u8]]) -> usize {
+/// The same chunks, as slices (what `sse-parse` takes) and as `Bytes` (what HTTP clients deliver,
+/// and what `eventsource-stream` takes). Each parser gets the form it takes, made before the clock
+/// starts.
+struct Chunks<'a> {
+    slices: Vec<&'a [u8]>,
+    bytes: Vec<bytes::Bytes>,
+}
+
+impl<'a> Chunks<'a> {
+    fn new(stream: &'a [u8], len: usize) -> Self {
+        let slices: Vec<&[u8]> = stream.chunks(len).collect();
+        let bytes = slices
+            .iter()
+            .map(|chunk| bytes::Bytes::copy_from_slice(chunk))
+            .collect();
+        Self { slices, bytes }
+    }
+}
+
+fn ours(chunks: &Chunks<'_>) -> usize {
     let mut parser = SseParser::new();
     let mut events = 0;
-    for chunk in chunks {
+    for chunk in &chunks.slices {
         parser
             .feed(chunk, |item| {
                 if let Parsed::Message(event) = item {
@@ -31,10 +50,28 @@ fn ours(chunks: &[&[u8]]) -> usize {
     events
 }
 
-fn sse_parse(chunks: &[&[u8]]) -> usize {
+/// The path the plugin takes: chunks arrive as `Bytes`, as HTTP clients deliver them, and the
+/// events share them.
+fn ours_bytes(chunks: &Chunks<'_>) -> usize {
+    let mut parser = SseParser::new();
+    let mut events = 0;
+    for chunk in &chunks.bytes {
+        parser
+            .feed_bytes(chunk, |item| {
+                if let Parsed::Message(event) = item {
+                    events += 1;
+                    black_box(event);
+                }
+            })
+            .unwrap();
+    }
+    events
+}
+
+fn sse_parse(chunks: &Chunks<'_>) -> usize {
     let mut parser = sse_parse::SseParser::new();
     let mut events = 0;
-    for chunk in chunks {
+    for chunk in &chunks.slices {
         parser.feed(chunk);
         while let Some(event) = parser.next_event() {
             events += 1;
@@ -44,12 +81,9 @@ fn sse_parse(chunks: &[&[u8]]) -> usize {
     events
 }
 
-fn eventsource_stream(chunks: &[&[u8]]) -> usize {
-    let body = stream::iter(
-        chunks
-            .iter()
-            .map(|chunk| Ok::<_, Infallible>(bytes::Bytes::copy_from_slice(chunk))),
-    );
+fn eventsource_stream(chunks: &Chunks<'_>) -> usize {
+    // Cloning a `Bytes` is a reference count, not a copy.
+    let body = stream::iter(chunks.bytes.iter().cloned().map(Ok::<_, Infallible>));
     let mut events = eventsource_stream::EventStream::new(body);
     future::block_on(async {
         let mut count = 0;
@@ -61,8 +95,9 @@ fn eventsource_stream(chunks: &[&[u8]]) -> usize {
     })
 }
 
-fn memchr_lines(chunks: &[&[u8]]) -> usize {
+fn memchr_lines(chunks: &Chunks<'_>) -> usize {
     chunks
+        .slices
         .iter()
         .map(|chunk| {
             // Visit every line end: a bare `count()` takes memchr's counting shortcut.
@@ -71,10 +106,11 @@ fn memchr_lines(chunks: &[&[u8]]) -> usize {
         .sum()
 }
 
-type Contender = (&'static str, fn(&[&[u8]]) -> usize);
+type Contender = (&'static str, fn(&Chunks<'_>) -> usize);
 
 const CONTENDERS: &[Contender] = &[
     ("bevy_eventsource", ours),
+    ("bevy_eventsource_bytes", ours_bytes),
     ("sse-parse", sse_parse),
     ("eventsource-stream", eventsource_stream),
     ("memchr_line_scan", memchr_lines),
@@ -83,9 +119,14 @@ const CONTENDERS: &[Contender] = &[
 fn corpora(c: &mut Criterion) {
     for (name, corpus) in corpus::all() {
         for chunk_len in [64 * 1024, 4 * 1024] {
-            let chunks: Vec<&[u8]> = corpus.chunks(chunk_len).collect();
+            let chunks = Chunks::new(&corpus, chunk_len);
             // All parsers must agree on the event count before their speed means anything.
             let expected = ours(&chunks);
+            assert_eq!(
+                ours_bytes(&chunks),
+                expected,
+                "feed_bytes disagrees on {name}"
+            );
             assert_eq!(
                 sse_parse(&chunks),
                 expected,
@@ -117,7 +158,7 @@ fn chunk_sizes(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(stream.len() as u64));
     group.sample_size(10);
     for chunk_len in [1usize, 64, 1024, 64 * 1024] {
-        let chunks: Vec<&[u8]> = stream.chunks(chunk_len).collect();
+        let chunks = Chunks::new(&stream, chunk_len);
         group.bench_with_input(
             BenchmarkId::new("bevy_eventsource", chunk_len),
             &chunks,

@@ -105,7 +105,12 @@ fn print_open(_: On<SseOpened>) {
     line(json!({"kind": "open"}));
 }
 
-fn print_message(message: On<SseMessage>) {
+fn print_message(message: On<SseMessage>, options: Res<Options>, mut printed: Local<u64>) {
+    // Messages past --max-events that arrived in the same frame are not shown.
+    if options.max_events.is_some_and(|max| *printed >= max) {
+        return;
+    }
+    *printed += 1;
     line(json!({
         "kind": "message",
         "event": message.event_type(),
@@ -127,8 +132,18 @@ fn print_closed(_: On<SseClosed>, mut exit: MessageWriter<AppExit>) {
     exit.write(AppExit::Success);
 }
 
-fn count_messages(mut messages: MessageReader<SseMessage>, mut tally: ResMut<Tally>) {
-    for message in messages.read() {
+fn count_messages(
+    mut messages: MessageReader<SseMessage>,
+    mut tally: ResMut<Tally>,
+    options: Res<Options>,
+) {
+    let room = options
+        .max_events
+        .map_or(u64::MAX, |max| max - tally.messages);
+    for message in messages
+        .read()
+        .take(usize::try_from(room).unwrap_or(usize::MAX))
+    {
         tally.messages += 1;
         tally.data_bytes += message.data().len() as u64;
     }

@@ -106,7 +106,7 @@ where
             }
         };
         let mut frames = Vec::new();
-        let fed = parser.feed(&chunk, |item| {
+        let fed = parser.feed_bytes(&chunk, |item| {
             frames.push(match item {
                 Parsed::Message(event) => Frame::Message(event),
                 Parsed::Comment(text) => Frame::Comment(text.into_owned()),

@@ -85,29 +85,79 @@ pub(crate) fn receive(world: &mut World) {
                 .or_else(|| runtime.rx.try_recv().ok())
         };
         let Some(mut batch) = next else { break };
-        let current = world
-            .get::<Connection>(batch.entity)
-            .is_some_and(|connection| connection.attempt == batch.attempt);
-        if !current {
+        if !is_current(world, batch.entity, batch.attempt) {
             // From an attempt that was closed or replaced meanwhile.
             continue;
         }
         let mut frames = batch.frames.drain(..);
-        for frame in frames.by_ref() {
-            if matches!(frame, Frame::Message(_)) {
-                delivered += 1;
-            }
-            apply(world, batch.entity, frame);
-            if delivered == budget {
-                break;
-            }
-        }
+        let (entity, attempt) = (batch.entity, batch.attempt);
+        delivered += apply_frames(world, entity, attempt, &mut frames, budget - delivered);
         let rest: Vec<Frame> = frames.collect();
         if !rest.is_empty() {
             batch.frames = rest;
             world.resource_mut::<SseRuntime>().pending.push_front(batch);
         }
     }
+}
+
+/// Applies frames in order until `budget` messages are delivered; returns how many were.
+///
+/// While nothing but `Update` systems can see them (no named handler and no observer of
+/// [`SseMessage`] on this source), consecutive messages are written as one batch and the last
+/// event ID is set once per batch: same result, a fraction of the per-message work.
+fn apply_frames(
+    world: &mut World,
+    entity: Entity,
+    attempt: u64,
+    frames: &mut impl Iterator<Item = Frame>,
+    budget: usize,
+) -> usize {
+    let mut delivered = 0;
+    let mut unobserved = Vec::new();
+    let mut batchable = messages_unobserved(world, entity);
+    while delivered < budget {
+        let Some(frame) = frames.next() else { break };
+        match frame {
+            Frame::Message(event) if batchable => {
+                unobserved.push(SseMessage { entity, event });
+                delivered += 1;
+            }
+            frame => {
+                write_unobserved(world, entity, &mut unobserved);
+                delivered += usize::from(matches!(frame, Frame::Message(_)));
+                apply(world, entity, frame);
+                if !is_current(world, entity, attempt) {
+                    // An observer or handler closed, reopened or despawned the source.
+                    frames.for_each(drop);
+                    break;
+                }
+                // The frame's observers may have added handlers or observers.
+                batchable = messages_unobserved(world, entity);
+            }
+        }
+    }
+    write_unobserved(world, entity, &mut unobserved);
+    delivered
+}
+
+fn is_current(world: &World, entity: Entity, attempt: u64) -> bool {
+    world
+        .get::<Connection>(entity)
+        .is_some_and(|connection| connection.attempt == attempt)
+}
+
+fn messages_unobserved(world: &World, entity: Entity) -> bool {
+    world
+        .get::<SseHandlers>(entity)
+        .is_none_or(|handlers| handlers.0.is_empty())
+        && !has_observers::<SseMessage>(world, entity)
+}
+
+fn write_unobserved(world: &mut World, entity: Entity, messages: &mut Vec<SseMessage>) {
+    let Some(last) = messages.last() else { return };
+    let id = last.last_event_id().to_owned();
+    set_last_event_id(world, entity, &id);
+    world.write_message_batch(messages.drain(..));
 }
 
 fn apply(world: &mut World, entity: Entity, frame: Frame) {
@@ -161,6 +211,8 @@ where
     let entity = event.event_target();
     if has_observers::<E>(world, entity) {
         world.trigger(event.clone());
+        // Apply the observers' commands now: a source closed in `OnMessage` gets no more.
+        world.flush();
     }
     world.write_message(event);
 }
@@ -232,6 +284,7 @@ fn end_attempt(world: &mut World, entity: Entity, error: SseError) {
     let mut retrying = SseRetrying::new(entity, attempt, delay, error);
     if has_observers::<SseRetrying>(world, entity) {
         world.trigger_ref(&mut retrying);
+        world.flush();
     }
     let vetoed = retrying.is_vetoed();
     world.write_message(retrying);

@@ -34,12 +34,16 @@
 mod message_event;
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::mem;
 use std::ops::Range;
 use std::time::Duration;
 
+use bytes::Bytes;
+use bytestring::ByteString;
 use memchr::memchr;
 
+use message_event::EventId;
 pub use message_event::{DEFAULT_EVENT_TYPE, MessageEvent};
 
 /// The UTF-8 byte order mark, stripped once at the start of a stream.
@@ -155,10 +159,11 @@ pub struct SseParser {
     id_buffer: Slot,
     /// An `id` field was seen since the last blank line, so the buffer may differ from the string.
     id_seen: bool,
-    /// The event source's last event ID string, set from the buffer at each blank line...
-    last_event_id: String,
-    /// ...unless it was set from valid UTF-8 in the buffer being parsed: then it is that range
-    /// until the parser is done with the buffer.
+    /// The event source's last event ID string, set from the buffer at each blank line. Shares
+    /// the chunk it came from, like the events...
+    last_event_id: ByteString,
+    /// ...unless it was set from valid text of the buffer being parsed: then it is that range
+    /// until the parser is done with the buffer, so that events carry it at no cost.
     last_event_id_range: Option<Range<usize>>,
     /// The stream's reconnection time, once a `retry` field set it.
     reconnection_time: Option<Duration>,
@@ -193,7 +198,7 @@ impl SseParser {
             block_retry: None,
             id_buffer: Slot::default(),
             id_seen: false,
-            last_event_id: String::new(),
+            last_event_id: ByteString::new(),
             last_event_id_range: None,
             reconnection_time: None,
             error: None,
@@ -209,7 +214,7 @@ impl SseParser {
 
     /// Sets the last event ID string (and buffer) to `id`.
     pub fn set_last_event_id(&mut self, id: &str) {
-        id.clone_into(&mut self.last_event_id);
+        self.last_event_id = ByteString::from(id);
         self.last_event_id_range = None;
         self.id_seen = false;
     }
@@ -260,9 +265,29 @@ impl SseParser {
     ///
     /// [`ParseError`] when a line or an event broke the [`ParserLimits`]. The offending input was
     /// discarded and the rest of the chunk parsed; the error is the first one in this chunk.
-    pub fn feed(
+    pub fn feed(&mut self, chunk: &[u8], sink: impl FnMut(Parsed<'_>)) -> Result<(), ParseError> {
+        self.feed_from(chunk, None, sink)
+    }
+
+    /// [`feed`](Self::feed) for a chunk held in [`Bytes`], as HTTP clients deliver them: the
+    /// events share the chunk instead of copying out of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    pub fn feed_bytes(
+        &mut self,
+        chunk: &Bytes,
+        sink: impl FnMut(Parsed<'_>),
+    ) -> Result<(), ParseError> {
+        self.feed_from(chunk, Some(chunk), sink)
+    }
+
+    /// `chunk` is `source`'s bytes, if there is a `source`.
+    fn feed_from(
         &mut self,
         chunk: &[u8],
+        source: Option<&Bytes>,
         mut sink: impl FnMut(Parsed<'_>),
     ) -> Result<(), ParseError> {
         let mut input = chunk;
@@ -291,7 +316,8 @@ impl SseParser {
             } else {
                 let mut line = mem::take(&mut self.line);
                 line.extend_from_slice(&input[..end]);
-                let buf = Buf::new(&line, 0);
+                let share = Share::new(None);
+                let buf = Buf::new(&line, 0, &share);
                 self.process_line(buf, 0, line.len(), &mut sink);
                 self.flush_ranges(buf);
                 line.clear();
@@ -299,7 +325,9 @@ impl SseParser {
             }
             start = self.after_line_end(input, end);
         }
-        let buf = Buf::new(input, start);
+        let offset = chunk.len() - input.len();
+        let share = Share::new(source.map(|bytes| (bytes, offset)));
+        let buf = Buf::new(input, start, &share);
         while let Some(end) = ends.next_from(start) {
             self.process_line(buf, start, end, &mut sink);
             start = self.after_line_end(input, end);
@@ -488,22 +516,26 @@ impl SseParser {
         // buffer. The buffer does not get reset, so the last event ID string of the event source
         // remains set to this value until the next time it is set by the server."
         // Comparing only after an `id` field keeps id-less streams free of the work.
+        // "2. If the data buffer is an empty string, ..." (below)
+        let has_data = self.pending_data.is_some() || !self.data.is_empty();
+        let dispatches = has_data && !self.discard_event;
         let mut id_changed = false;
         if mem::take(&mut self.id_seen) {
             let id = self.id_buffer.str(buf);
-            if differ(&id, self.current_last_event_id(buf)) {
+            // Only a block that dispatches nothing reports the change, so only it compares.
+            if dispatches || differ(&id, self.current_last_event_id(buf)) {
                 id_changed = true;
                 let range = (self.id_buffer.range.clone())
                     .filter(|range| buf.valid(range.clone()).is_some());
                 if range.is_none() {
-                    self.last_event_id = id.into_owned();
+                    self.last_event_id = ByteString::from(id.into_owned());
                 }
                 self.last_event_id_range = range;
             }
         }
         // "2. If the data buffer is an empty string, set the data buffer and the event type
         // buffer to the empty string and return." A discarded event is not dispatched either.
-        if (self.pending_data.is_none() && self.data.is_empty()) || self.discard_event {
+        if !dispatches {
             self.reset_block();
             if id_changed {
                 sink(Parsed::LastEventId(Cow::Borrowed(
@@ -512,21 +544,33 @@ impl SseParser {
             }
             return;
         }
-        let data = match &self.pending_data {
-            Some(range) => buf.str(range.clone()),
-            // "3. If the data buffer's last character is a U+000A LINE FEED (LF) character, then
-            // remove the last character from the data buffer." (It always is.)
-            None => decode(&self.data[..self.data.len() - 1]),
-        };
         // "7. Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to equal
         // the value of the event type buffer."
-        let event = MessageEvent::from_parts(
-            &data,
-            &self.event_type.str(buf),
-            self.current_last_event_id(buf),
-            self.block_retry,
-        );
+        let event = match self.shared_parts(buf) {
+            Some((text, data, event_type)) => {
+                let id = match &self.last_event_id_range {
+                    Some(range) => EventId::Range(buf.relative(range.clone()).unwrap_or_default()),
+                    None => EventId::Shared(&self.last_event_id),
+                };
+                MessageEvent::from_shared(text, data, event_type, id, self.block_retry)
+            }
+            None => {
+                let data = match &self.pending_data {
+                    Some(range) => buf.str(range.clone()),
+                    // "3. If the data buffer's last character is a U+000A LINE FEED (LF)
+                    // character, then remove the last character from the data buffer." (It
+                    // always is.)
+                    None => decode(&self.data[..self.data.len() - 1]),
+                };
+                let event_type = self.event_type.str(buf);
+                let id = match &self.last_event_id_range {
+                    Some(_) => ByteString::from(self.current_last_event_id(buf)),
+                    None => self.last_event_id.clone(),
+                };
+                MessageEvent::from_parts(&data, &event_type, id, self.block_retry)
+            }
+        };
         // "8. Set the data buffer and the event type buffer to the empty string."
         self.reset_block();
         sink(Parsed::Message(event));
@@ -542,13 +586,28 @@ impl SseParser {
         }
     }
 
+    /// When the event's data and type are valid text of `buf`: its shared text, and the two
+    /// ranges of it.
+    #[inline]
+    fn shared_parts(&self, buf: Buf<'_>) -> Option<(ByteString, Range<usize>, Range<usize>)> {
+        let data = buf.relative(self.pending_data.clone()?)?;
+        let event_type = match &self.event_type.range {
+            Some(range) => buf.relative(range.clone())?,
+            None if self.event_type.owned.is_empty() => data.start..data.start,
+            None => return None,
+        };
+        Some((buf.shared().clone(), data, event_type))
+    }
+
     /// Copies every value that is still a range of `buf`, before `buf` goes away.
     fn flush_ranges(&mut self, buf: Buf<'_>) {
         self.flush_pending_data(buf);
         self.event_type.flush(buf);
         self.id_buffer.flush(buf);
         if let Some(range) = self.last_event_id_range.take() {
-            self.last_event_id = buf.str(range).into_owned();
+            self.last_event_id = buf
+                .share(range.clone())
+                .unwrap_or_else(|| ByteString::from(buf.str(range).into_owned()));
         }
     }
 
@@ -571,17 +630,63 @@ struct Buf<'a> {
     /// `bytes[text_start..]`, up to its last line end, if that is valid UTF-8; else empty.
     text: &'a str,
     text_start: usize,
+    share: &'a Share<'a>,
+}
+
+/// `text` of a [`Buf`] as a [`ByteString`], made when the first event needs it: a slice of the
+/// chunk's [`Bytes`] when there are some, else one copy for the whole buffer.
+struct Share<'a> {
+    /// The chunk, and where the buffer being parsed starts in it.
+    source: Option<(&'a Bytes, usize)>,
+    text: OnceCell<ByteString>,
+}
+
+impl<'a> Share<'a> {
+    fn new(source: Option<(&'a Bytes, usize)>) -> Self {
+        Self {
+            source,
+            text: OnceCell::new(),
+        }
+    }
 }
 
 impl<'a> Buf<'a> {
-    fn new(bytes: &'a [u8], from: usize) -> Self {
+    fn new(bytes: &'a [u8], from: usize, share: &'a Share<'a>) -> Self {
         let tail = &bytes[from..];
         let lines_end = memchr::memrchr2(b'\n', b'\r', tail).map_or(0, |end| end + 1);
         Self {
             bytes,
             text: std::str::from_utf8(&tail[..lines_end]).unwrap_or_default(),
             text_start: from,
+            share,
         }
+    }
+
+    /// The validated text as a [`ByteString`].
+    fn shared(&self) -> &'a ByteString {
+        self.share.text.get_or_init(|| match self.share.source {
+            Some((bytes, offset)) => {
+                let start = offset + self.text_start;
+                ByteString::try_from(bytes.slice(start..start + self.text.len()))
+                    .unwrap_or_else(|_| ByteString::from(self.text))
+            }
+            None => ByteString::from(self.text),
+        })
+    }
+
+    /// `bytes[range]` as a range of the validated text, if it lies in it.
+    #[inline]
+    fn relative(&self, range: Range<usize>) -> Option<Range<usize>> {
+        self.valid(range.clone())?;
+        Some(range.start - self.text_start..range.end - self.text_start)
+    }
+
+    /// `bytes[range]` as a [`ByteString`] sharing the validated text, if it lies in it.
+    fn share(&self, range: Range<usize>) -> Option<ByteString> {
+        let range = self.relative(range)?;
+        let shared = self.shared();
+        // The subset must be taken from `shared` itself: without a source it is a copy.
+        Some(shared.slice_ref(&shared[range]))
     }
 
     /// `bytes[range]` as text, if it lies in the validated part.

@@ -84,3 +84,74 @@ fn global_observers_see_every_source() {
         app.world().resource::<Log>().0.len() == 2
     });
 }
+
+#[test]
+fn an_observer_that_closes_the_source_stops_the_rest_of_the_chunk() {
+    // All three events arrive in one write, so they reach the game in one batch.
+    let server = ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send("data: 1\n\ndata: 2\n\ndata: 3\n\n"),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    app.init_resource::<Log>();
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(server.url("/")))
+        .observe(
+            |m: On<SseMessage>, mut log: ResMut<Log>, mut commands: Commands| {
+                log.0.push(m.data().to_owned());
+                if m.data() == "2" {
+                    commands.entity(m.entity).close_event_source();
+                }
+            },
+        )
+        .id();
+    update_until(&mut app, "closed", |app| {
+        state(app, source) == ReadyState::Closed
+    });
+    app.update();
+    assert_eq!(app.world().resource::<Log>().0, ["1", "2"]);
+    let read: Vec<String> = collected::<SseMessage>(&app)
+        .iter()
+        .map(|m| m.data().to_owned())
+        .collect();
+    assert_eq!(read, ["1", "2"]);
+}
+
+#[test]
+fn an_observer_added_mid_stream_sees_the_following_messages() {
+    let server = ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send("id: 1\ndata: a\n\nid: 2\ndata: b\n\n"),
+        Step::WaitForGate,
+        send("id: 3\ndata: c\n\n"),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    app.init_resource::<Log>();
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(server.url("/")))
+        .id();
+    update_until(&mut app, "two messages", |app| {
+        collected::<SseMessage>(app).len() == 2
+    });
+    // Read without observers, in one batch: the last event ID is the batch's last.
+    assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "2");
+    app.world_mut().entity_mut(source).observe(
+        |m: On<SseMessage>, ids: Query<&LastEventId>, mut log: ResMut<Log>| {
+            // Observers see the source's last event ID already updated to their message's.
+            let id = &ids.get(m.entity).unwrap().0;
+            log.0.push(format!("{} {id}", m.data()));
+        },
+    );
+    server.open_gate();
+    update_until(&mut app, "third message", |app| {
+        collected::<SseMessage>(app).len() == 3
+    });
+    assert_eq!(app.world().resource::<Log>().0, ["c 3"]);
+    assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "3");
+}

@@ -12,16 +12,29 @@ pub fn ticks(line_end: &str) -> Vec<u8> {
     let mut out = String::with_capacity(CORPUS_BYTES + 256);
     let mut seq = 0u64;
     while out.len() < CORPUS_BYTES {
-        let (x, y) = ((seq * 7919) % 1280, (seq * 104_729) % 720);
-        write!(
-            out,
-            "id: {seq}{line_end}event: tick{line_end}data: {{\"seq\":{seq},\"x\":{x},\"y\":{y},\"hp\":{},\"team\":\"red\"}}{line_end}{line_end}",
-            seq % 100
-        )
-        .unwrap();
+        push_tick(&mut out, seq, line_end);
         seq += 1;
     }
     out.into_bytes()
+}
+
+/// Exactly `count` tick events, LF line ends.
+pub fn tick_events(count: u64) -> Vec<u8> {
+    let mut out = String::with_capacity(count as usize * 96);
+    for seq in 0..count {
+        push_tick(&mut out, seq, "\n");
+    }
+    out.into_bytes()
+}
+
+fn push_tick(out: &mut String, seq: u64, line_end: &str) {
+    let (x, y) = ((seq * 7919) % 1280, (seq * 104_729) % 720);
+    write!(
+        out,
+        "id: {seq}{line_end}event: tick{line_end}data: {{\"seq\":{seq},\"x\":{x},\"y\":{y},\"hp\":{},\"team\":\"red\"}}{line_end}{line_end}",
+        seq % 100
+    )
+    .unwrap();
 }
 
 /// An LLM token stream, OpenAI-style: one small JSON delta per event, unnamed, no id.

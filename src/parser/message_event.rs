@@ -1,6 +1,9 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::time::Duration;
+
+use bytestring::ByteString;
 
 /// The event type a message has when its block set no `event` field.
 pub const DEFAULT_EVENT_TYPE: &str = "message";
@@ -10,15 +13,38 @@ pub const DEFAULT_EVENT_TYPE: &str = "message";
 /// It carries what BestHTTP's `Message` carries: the event type (`Event`), the data (`Data`), the
 /// last event ID as of this event (`Id`) and the `retry` value of its block (`Retry`).
 ///
-/// The three strings share one allocation, data first, so a parsed event costs one allocation and
-/// [`into_data`](Self::into_data) gives the data away without copying it.
+/// # Storage
+///
+/// An event whose fields lie in one chunk of the stream (nearly all of them) shares that chunk:
+/// parsing it allocates nothing, and cloning it is a reference count. The other events own their
+/// text. Either way the event is `'static` and `Send`. An event keeps the chunk it came from
+/// alive (up to the size of one read, typically 8–64 KiB), so to keep many events for a long
+/// time, keep what you parse out of them, or [`into_data`](Self::into_data), which copies.
 #[derive(Clone)]
 pub struct MessageEvent {
-    /// Data, then the event type (empty for `message`), then the last event ID.
-    text: String,
-    data_end: usize,
-    type_end: usize,
+    /// Holds the data and the event type.
+    text: ByteString,
+    data: Range<usize>,
+    /// Empty for `message`.
+    event_type: Range<usize>,
+    last_event_id: Id,
     retry: Option<Duration>,
+}
+
+/// The last event ID handed to [`MessageEvent::from_shared`].
+pub(crate) enum EventId<'a> {
+    /// A range of the event's text.
+    Range(Range<usize>),
+    /// A string that may or may not lie in the event's text.
+    Shared(&'a ByteString),
+}
+
+/// The last event ID: a range of the event's text when it came in the same chunk (no second
+/// reference count to take), else a string of its own.
+#[derive(Clone)]
+enum Id {
+    Text(Range<usize>),
+    Own(ByteString),
 }
 
 impl MessageEvent {
@@ -34,21 +60,22 @@ impl MessageEvent {
     /// ```
     #[must_use]
     pub fn new(data: impl Into<String>) -> Self {
-        let text = data.into();
+        let text = ByteString::from(data.into());
         let end = text.len();
         Self {
             text,
-            data_end: end,
-            type_end: end,
+            data: 0..end,
+            event_type: end..end,
+            last_event_id: Id::Text(end..end),
             retry: None,
         }
     }
 
-    /// Builds an event from its parts; an empty `event_type` means `message`.
+    /// An event with its own text; an empty `event_type` means `message`.
     pub(crate) fn from_parts(
         data: &str,
         event_type: &str,
-        last_event_id: &str,
+        last_event_id: ByteString,
         retry: Option<Duration>,
     ) -> Self {
         let event_type = if event_type == DEFAULT_EVENT_TYPE {
@@ -56,30 +83,59 @@ impl MessageEvent {
         } else {
             event_type
         };
-        let mut text = String::with_capacity(data.len() + event_type.len() + last_event_id.len());
+        let mut text = String::with_capacity(data.len() + event_type.len());
         // Empty parts are skipped: an empty buffer's pointer is dangling, and `memcpy`'s masked
         // vector load from it costs a microcode assist on some CPUs.
-        for part in [data, event_type, last_event_id] {
+        for part in [data, event_type] {
             if !part.is_empty() {
                 text.push_str(part);
             }
         }
-        Self::from_text(text, data.len(), data.len() + event_type.len(), retry)
+        let data_end = data.len();
+        Self {
+            text: ByteString::from(text),
+            data: 0..data_end,
+            event_type: data_end..data_end + event_type.len(),
+            last_event_id: Id::Own(last_event_id),
+            retry,
+        }
     }
 
-    /// An event over `text` = data ++ event type ++ last event ID, split at the two offsets,
-    /// which must be character boundaries.
-    pub(crate) fn from_text(
-        text: String,
-        data_end: usize,
-        type_end: usize,
+    /// An event whose data and event type are `data` and `event_type`, ranges of `text` on
+    /// character boundaries; an empty or `message` type means `message`.
+    pub(crate) fn from_shared(
+        text: ByteString,
+        data: Range<usize>,
+        event_type: Range<usize>,
+        last_event_id: EventId<'_>,
         retry: Option<Duration>,
     ) -> Self {
-        debug_assert!(text.is_char_boundary(data_end) && text.is_char_boundary(type_end));
+        debug_assert!(text.get(data.clone()).is_some() && text.get(event_type.clone()).is_some());
+        let event_type = if text.get(event_type.clone()) == Some(DEFAULT_EVENT_TYPE) {
+            event_type.start..event_type.start
+        } else {
+            event_type
+        };
+        let last_event_id = match last_event_id {
+            EventId::Range(range) => Id::Text(range),
+            EventId::Shared(id) => {
+                // Where the ID lies in `text`, if it does: address arithmetic, no dereference.
+                let base = text.as_ptr() as usize;
+                let at = id.as_ptr() as usize;
+                if id.is_empty() {
+                    Id::Text(0..0)
+                } else if at >= base && at + id.len() <= base + text.len() {
+                    Id::Text(at - base..at - base + id.len())
+                } else {
+                    Id::Own(id.clone())
+                }
+            }
+        };
         Self {
             text,
-            data_end,
-            type_end,
+            data,
+            event_type,
+            last_event_id,
             retry,
         }
     }
@@ -87,13 +143,14 @@ impl MessageEvent {
     /// Sets the event type; an empty type means `message`, as in the standard.
     #[must_use]
     pub fn with_event_type(self, event_type: &str) -> Self {
-        Self::from_parts(self.data(), event_type, self.last_event_id(), self.retry)
+        let id = ByteString::from(self.last_event_id());
+        Self::from_parts(self.data(), event_type, id, self.retry)
     }
 
     /// Sets the last event ID carried by the event.
     #[must_use]
     pub fn with_last_event_id(self, id: &str) -> Self {
-        Self::from_parts(self.data(), self.event_type(), id, self.retry)
+        Self::from_parts(self.data(), self.event_type(), id.into(), self.retry)
     }
 
     /// Sets the reconnection time the event's block carried.
@@ -105,7 +162,7 @@ impl MessageEvent {
 
     /// The event type: the block's `event` field, or `"message"` when it had none.
     pub fn event_type(&self) -> &str {
-        match &self.text[self.data_end..self.type_end] {
+        match self.text.get(self.event_type.clone()).unwrap_or_default() {
             "" => DEFAULT_EVENT_TYPE,
             named => named,
         }
@@ -113,13 +170,27 @@ impl MessageEvent {
 
     /// The data: the block's `data` lines joined with `\n`.
     pub fn data(&self) -> &str {
-        &self.text[..self.data_end]
+        self.text.get(self.data.clone()).unwrap_or_default()
     }
 
-    /// Takes the data out without copying it.
-    pub fn into_data(mut self) -> String {
-        self.text.truncate(self.data_end);
-        self.text
+    /// The data as a [`ByteString`] that shares this event's storage: no copy.
+    pub fn data_shared(&self) -> ByteString {
+        self.text.slice_ref(self.data())
+    }
+
+    /// Takes the data out as a `String`: without a copy when the event owns its text and no
+    /// clone shares it, else by copying the data alone (never the chunk it shares).
+    pub fn into_data(self) -> String {
+        let owns_text = self.data.start == 0
+            && self.text.len() == self.data.end + self.event_type.len()
+            && self.text.as_bytes().is_unique();
+        if owns_text {
+            let mut data = String::from(self.text);
+            data.truncate(self.data.end);
+            data
+        } else {
+            self.data().to_owned()
+        }
     }
 
     /// The last event ID string at the time this event was dispatched (empty if none was set).
@@ -127,7 +198,10 @@ impl MessageEvent {
     /// As in the standard, an event without an `id` field carries the ID of the latest earlier
     /// event that had one.
     pub fn last_event_id(&self) -> &str {
-        &self.text[self.type_end..]
+        match &self.last_event_id {
+            Id::Text(range) => self.text.get(range.clone()).unwrap_or_default(),
+            Id::Own(id) => id,
+        }
     }
 
     /// The reconnection time from a valid `retry` field in this event's block, if it had one.

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use bevy_eventsource::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
+use bytes::Bytes;
 
 /// Everything a stream produced: the items in order, and the errors `feed` returned.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -12,15 +13,36 @@ pub struct Outcome {
     pub errors: Vec<ParseError>,
 }
 
-/// Feeds `chunks` to a fresh parser with `limits`, in order.
+/// Feeds `chunks` to a fresh parser with `limits`, in order, through both [`SseParser::feed`]
+/// and [`SseParser::feed_bytes`], and checks that the two agree.
 pub fn parse_chunks<'a>(
     limits: ParserLimits,
     chunks: impl IntoIterator<Item = &'a [u8]>,
 ) -> Outcome {
+    let chunks: Vec<&[u8]> = chunks.into_iter().collect();
+    let copied = parse_with(limits, &chunks, |parser, chunk, sink| {
+        parser.feed(chunk, sink)
+    });
+    let shared = parse_with(limits, &chunks, |parser, chunk, sink| {
+        parser.feed_bytes(&Bytes::copy_from_slice(chunk), sink)
+    });
+    assert_eq!(copied, shared, "feed and feed_bytes disagree");
+    copied
+}
+
+type Sink<'s> = &'s mut dyn FnMut(Parsed<'_>);
+
+fn parse_with(
+    limits: ParserLimits,
+    chunks: &[&[u8]],
+    feed: impl Fn(&mut SseParser, &[u8], Sink<'_>) -> Result<(), ParseError>,
+) -> Outcome {
     let mut parser = SseParser::with_limits(limits);
     let mut outcome = Outcome::default();
     for chunk in chunks {
-        let fed = parser.feed(chunk, |item| outcome.items.push(item.into_owned()));
+        let fed = feed(&mut parser, chunk, &mut |item| {
+            outcome.items.push(item.into_owned());
+        });
         if let Err(error) = fed {
             outcome.errors.push(error);
         }
