@@ -1,4 +1,5 @@
-//! BestHTTP's methods `Open`, `Close`, `On` and `Off`, as [`EntityCommands`] methods.
+//! BestHTTP's methods `Open`, `Close`, `On` and `Off`, and a forced reconnection, as
+//! [`EntityCommands`] methods.
 
 use bevy::ecs::system::IntoSystem;
 use bevy::prelude::*;
@@ -31,6 +32,10 @@ pub trait SseEntityCommandsExt {
     /// Reopens a closed source (BestHTTP: `Open`), keeping its last event ID.
     fn open_event_source(&mut self) -> &mut Self;
 
+    /// Drops the current stream (or the wait for the next attempt) and connects again at once,
+    /// sending the last event ID. A closed source reopens.
+    fn reconnect_event_source(&mut self) -> &mut Self;
+
     /// Runs `handler` for each message whose event type is `event_type` (BestHTTP: `On`).
     /// A second handler for the same type replaces the first. [`SseMessage`] is still written
     /// and triggered for every message.
@@ -51,6 +56,10 @@ impl SseEntityCommandsExt for EntityCommands<'_> {
 
     fn open_event_source(&mut self) -> &mut Self {
         self.queue(world_command(dispatch::open))
+    }
+
+    fn reconnect_event_source(&mut self) -> &mut Self {
+        self.queue(world_command(dispatch::restart))
     }
 
     fn on_sse_event<M>(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bevy::prelude::Entity;
-use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 
 use crate::error::SseError;
@@ -24,8 +24,10 @@ pub(crate) enum Frame {
     Comment(String),
     Retry(Duration),
     LastEventId(String),
-    /// The attempt is over; always the last frame of an attempt.
+    /// The attempt failed or the stream ended; always the last frame of an attempt...
     Ended(SseError),
+    /// ...or the stream sent the source's done sentinel: close, no error.
+    Done,
 }
 
 /// Frames of one attempt of one source, in stream order.
@@ -44,6 +46,8 @@ pub(crate) struct AttemptRequest {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) response_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) done_sentinel: Option<String>,
     pub(crate) last_event_id: String,
     pub(crate) limits: ParserLimits,
 }
@@ -63,13 +67,25 @@ pub(crate) async fn run_attempt(
             frames,
         })
     };
-    let (Ok(ended) | Err(ended)) = stream(request, &send).await;
-    bevy::log::debug!(error = %ended, "attempt ended");
-    let _ = send(vec![Frame::Ended(ended)]).await;
+    let last = match stream(request, &send).await {
+        Ok(End::Done) => Frame::Done,
+        Ok(End::Failed(ended)) | Err(ended) => {
+            bevy::log::debug!(error = %ended, "attempt ended");
+            Frame::Ended(ended)
+        }
+    };
+    let _ = send(vec![last]).await;
 }
 
-/// Connects and streams; returns why the stream ended (`Err` for failures before it opened).
-async fn stream<F, Fut>(request: AttemptRequest, send: &F) -> Result<SseError, SseError>
+/// How an open stream ended.
+enum End {
+    Failed(SseError),
+    /// The done sentinel arrived.
+    Done,
+}
+
+/// Connects and streams; returns how the stream ended (`Err` for failures before it opened).
+async fn stream<F, Fut>(request: AttemptRequest, send: &F) -> Result<End, SseError>
 where
     F: Fn(Vec<Frame>) -> Fut,
     Fut: Future<Output = Result<(), async_channel::SendError<Batch>>>,
@@ -78,8 +94,17 @@ where
     let mut response = connect(&request).await?;
     if response.status() != StatusCode::OK {
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| parse_retry_after(value.as_bytes()));
         let body = body_prefix(&mut response).await;
-        return Err(SseError::Status { url, status, body });
+        return Err(SseError::Status {
+            url,
+            status,
+            body,
+            retry_after,
+        });
     }
     let content_type = response.headers().get(CONTENT_TYPE);
     if !content_type.is_some_and(is_event_stream) {
@@ -89,25 +114,44 @@ where
     }
     bevy::log::debug!("stream open");
     if send(vec![Frame::Opened]).await.is_err() {
-        return Ok(SseError::StreamEnded { url });
+        return Ok(End::Failed(SseError::StreamEnded { url }));
     }
 
     let mut parser =
         SseParser::with_limits(request.limits).with_last_event_id(&request.last_event_id);
+    let sentinel = request.done_sentinel.as_deref();
     loop {
-        let chunk = match response.chunk().await {
+        let next = response.chunk();
+        let read = match request.read_timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, next).await {
+                Ok(read) => read,
+                Err(_) => {
+                    let timeout_ms = timeout.as_millis();
+                    return Ok(End::Failed(SseError::ReadTimeout { url, timeout_ms }));
+                }
+            },
+            None => next.await,
+        };
+        let chunk = match read {
             Ok(Some(chunk)) => chunk,
-            Ok(None) => return Ok(SseError::StreamEnded { url }),
+            Ok(None) => return Ok(End::Failed(SseError::StreamEnded { url })),
             Err(source) => {
-                return Ok(SseError::Transport {
-                    url,
-                    source: Arc::new(source),
-                });
+                let source = Arc::new(source);
+                return Ok(End::Failed(SseError::Transport { url, source }));
             }
         };
         let mut frames = Vec::new();
+        let mut done = false;
         let fed = parser.feed_bytes(&chunk, |item| {
+            if done {
+                // Nothing after the sentinel is delivered.
+                return;
+            }
             frames.push(match item {
+                Parsed::Message(event) if sentinel == Some(event.data()) => {
+                    done = true;
+                    return;
+                }
                 Parsed::Message(event) => Frame::Message(event),
                 Parsed::Comment(text) => Frame::Comment(text.into_owned()),
                 Parsed::Retry(retry) => Frame::Retry(retry),
@@ -116,12 +160,28 @@ where
         });
         if !frames.is_empty() && send(frames).await.is_err() {
             // The ECS side is gone (app exit): stop quietly.
-            return Ok(SseError::StreamEnded { url });
+            return Ok(End::Failed(SseError::StreamEnded { url }));
+        }
+        if done {
+            return Ok(End::Done);
         }
         if let Err(source) = fed {
-            return Ok(SseError::Parse { url, source });
+            return Ok(End::Failed(SseError::Parse { url, source }));
         }
     }
+}
+
+/// `Retry-After`: delay seconds, or an HTTP date (a date in the past means now).
+fn parse_retry_after(value: &[u8]) -> Option<Duration> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(text).ok()?;
+    Some(
+        date.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
 }
 
 /// Sends the request and waits for the response headers, within the response timeout.

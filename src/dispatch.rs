@@ -1,7 +1,9 @@
 //! The ECS side: drain the channel, apply what the IO tasks found, run the state machine.
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bevy::ecs::system::SystemId;
 use bevy::log::tracing::Span;
@@ -16,6 +18,7 @@ use crate::message::{
 };
 use crate::parser::ParserLimits;
 use crate::plugin::SseClient;
+use crate::retry::RetryPolicy;
 use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
 
 /// Settings copied from the plugin.
@@ -23,6 +26,8 @@ use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
 pub(crate) struct SseConfig {
     pub(crate) parser_limits: ParserLimits,
     pub(crate) max_messages_per_frame: Option<usize>,
+    /// For sources without a [`RetryPolicy`] of their own.
+    pub(crate) retry_policy: RetryPolicy,
 }
 
 /// The channel every IO task sends to, and what is left of a batch cut by the frame budget.
@@ -51,6 +56,10 @@ impl SseRuntime {
 pub(crate) struct Connection {
     _task: Task<()>,
     attempt: u64,
+    /// When the stream opened, on [`Time`].
+    opened_at: Option<Duration>,
+    /// Whether it delivered a message.
+    delivered: bool,
 }
 
 /// The source's logging context: a span with its entity and URL.
@@ -157,20 +166,23 @@ fn write_unobserved(world: &mut World, entity: Entity, messages: &mut Vec<SseMes
     let Some(last) = messages.last() else { return };
     let id = last.last_event_id().to_owned();
     set_last_event_id(world, entity, &id);
+    mark_delivered(world, entity);
     world.write_message_batch(messages.drain(..));
 }
 
 fn apply(world: &mut World, entity: Entity, frame: Frame) {
     match frame {
         Frame::Opened => {
-            if let Some(mut failed) = world.get_mut::<FailedAttempts>(entity) {
-                failed.0 = 0;
+            let now = elapsed(world);
+            if let Some(mut connection) = world.get_mut::<Connection>(entity) {
+                connection.opened_at = Some(now);
             }
             set_state(world, entity, ReadyState::Open);
             emit(world, SseOpened { entity });
         }
         Frame::Message(event) => {
             set_last_event_id(world, entity, event.last_event_id());
+            mark_delivered(world, entity);
             let message = SseMessage { entity, event };
             let handler = world
                 .get::<SseHandlers>(entity)
@@ -184,13 +196,45 @@ fn apply(world: &mut World, entity: Entity, frame: Frame) {
         }
         Frame::Comment(text) => emit(world, SseComment { entity, text }),
         Frame::Retry(retry) => {
+            let retry = policy_of(world, entity).clamp_server_retry(retry);
             if let Some(mut time) = world.get_mut::<ReconnectionTime>(entity) {
                 time.0 = retry;
             }
         }
         Frame::LastEventId(id) => set_last_event_id(world, entity, &id),
         Frame::Ended(error) => end_attempt(world, entity, error),
+        Frame::Done => {
+            span_of(world, entity).in_scope(|| debug!("done sentinel"));
+            close(world, entity);
+        }
     }
+}
+
+fn mark_delivered(world: &mut World, entity: Entity) {
+    if let Some(mut connection) = world.get_mut::<Connection>(entity)
+        && !connection.delivered
+    {
+        connection.delivered = true;
+    }
+}
+
+fn elapsed(world: &World) -> Duration {
+    world
+        .get_resource::<Time>()
+        .map_or(Duration::ZERO, Time::elapsed)
+}
+
+fn policy_of(world: &World, entity: Entity) -> RetryPolicy {
+    match world.get::<RetryPolicy>(entity) {
+        Some(policy) => policy.clone(),
+        None => world.resource::<SseConfig>().retry_policy.clone(),
+    }
+}
+
+/// A number in `0.0..1.0` for the jitter: std's randomly keyed hasher, no RNG dependency.
+fn random_unit(seed: u64) -> f64 {
+    let bits = std::collections::hash_map::RandomState::new().hash_one(seed);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn set_last_event_id(world: &mut World, entity: Entity, id: &str) {
@@ -250,7 +294,22 @@ fn span_of(world: &World, entity: Entity) -> Span {
 }
 
 fn end_attempt(world: &mut World, entity: Entity, error: SseError) {
-    world.entity_mut(entity).remove::<Connection>();
+    let connection = world.entity_mut(entity).take::<Connection>();
+    let policy = policy_of(world, entity);
+    let now = elapsed(world);
+    let healthy = connection.as_ref().is_some_and(|connection| {
+        connection.delivered
+            || connection
+                .opened_at
+                .is_some_and(|opened| now.saturating_sub(opened) >= policy.healthy_after)
+    });
+    let once = world
+        .get::<EventSource>(entity)
+        .is_some_and(EventSource::is_once);
+    if once && matches!(error, SseError::StreamEnded { .. }) {
+        // A one-shot stream that ended cleanly is complete, not failed.
+        return close(world, entity);
+    }
     span_of(world, entity).in_scope(|| info!(%error, "attempt ended"));
     emit(
         world,
@@ -259,7 +318,15 @@ fn end_attempt(world: &mut World, entity: Entity, error: SseError) {
             error: error.clone(),
         },
     );
-    if error.is_fatal() {
+    let (fatal, retry_after) = match &error {
+        SseError::Status {
+            status,
+            retry_after,
+            ..
+        } => (!policy.retries_status(*status), *retry_after),
+        error => (error.is_fatal(), None),
+    };
+    if fatal || once {
         return close(world, entity);
     }
     if world
@@ -269,19 +336,39 @@ fn end_attempt(world: &mut World, entity: Entity, error: SseError) {
         // An OnError observer closed or despawned it.
         return;
     }
-    let attempt = {
+    let failures = {
         let mut source = world.entity_mut(entity);
         let mut failed = source.entry::<FailedAttempts>().or_default().into_mut();
-        failed.0 += 1;
+        failed.0 = if healthy { 0 } else { failed.0 + 1 };
         failed.0
     };
-    let delay = world
+    if let Some(max) = policy.max_attempts
+        && failures >= max
+    {
+        let url = Arc::from(error.url());
+        span_of(world, entity).in_scope(|| warn!(failures, "giving up"));
+        let gave_up = SseError::GaveUp {
+            url,
+            attempts: failures,
+        };
+        emit(
+            world,
+            SseErrored {
+                entity,
+                error: gave_up,
+            },
+        );
+        return close(world, entity);
+    }
+    let reconnection_time = world
         .get::<ReconnectionTime>(entity)
         .copied()
         .unwrap_or_default()
         .0;
+    let seed = entity.to_bits() ^ u64::from(failures) ^ now.as_nanos() as u64;
+    let delay = policy.delay(reconnection_time, failures, retry_after, random_unit(seed));
     set_state(world, entity, ReadyState::Retrying);
-    let mut retrying = SseRetrying::new(entity, attempt, delay, error);
+    let mut retrying = SseRetrying::new(entity, failures.max(1), delay, error);
     if has_observers::<SseRetrying>(world, entity) {
         world.trigger_ref(&mut retrying);
         world.flush();
@@ -329,6 +416,8 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         headers: source.headers().to_vec(),
         body: source.body().map(<[u8]>::to_vec),
         response_timeout: source.response_timeout(),
+        read_timeout: source.read_timeout(),
+        done_sentinel: source.done_sentinel().map(str::to_owned),
         last_event_id: world
             .get::<LastEventId>(entity)
             .map(|id| id.0.clone())
@@ -354,6 +443,8 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         Connection {
             _task: task,
             attempt,
+            opened_at: None,
+            delivered: false,
         },
         SourceSpan(span),
     ));
@@ -375,6 +466,19 @@ pub(crate) fn close(world: &mut World, entity: Entity) {
     set_state(world, entity, ReadyState::Closed);
     span_of(world, entity).in_scope(|| info!("closed"));
     emit(world, SseClosed { entity });
+}
+
+/// Drops the current attempt (or the wait for the next) and connects again at once, keeping the
+/// last event ID. A closed source reopens.
+pub(crate) fn restart(world: &mut World, entity: Entity) {
+    if world.get::<EventSource>(entity).is_none() {
+        return;
+    }
+    span_of(world, entity).in_scope(|| debug!("restart"));
+    if let Some(mut failed) = world.get_mut::<FailedAttempts>(entity) {
+        failed.0 = 0;
+    }
+    start_attempt(world, entity);
 }
 
 /// Reopens a closed source (BestHTTP: `Open`); a source that is not closed is left alone.

@@ -1,6 +1,7 @@
 //! [`SseError`]: why a connection attempt failed or ended.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::parser::ParseError;
 
@@ -36,7 +37,8 @@ pub enum SseError {
         timeout_ms: u128,
     },
     /// The server answered with a status other than 200 OK. As the standard says, the source
-    /// closes and does not reconnect.
+    /// closes and does not reconnect, unless its [`RetryPolicy`](crate::retry::RetryPolicy)
+    /// lists the status.
     #[error("{url}: server answered {status}{}", body_suffix(.body))]
     Status {
         /// The source's URL.
@@ -46,6 +48,8 @@ pub enum SseError {
         /// The start of the response body (at most [`SseError::BODY_PREFIX`] bytes), lossily
         /// decoded.
         body: String,
+        /// The `Retry-After` header (seconds or an HTTP date), if the server sent one.
+        retry_after: Option<Duration>,
     },
     /// The response was not `text/event-stream`. The source closes and does not reconnect.
     #[error("{url}: Content-Type is {}, not text/event-stream", content_type.as_deref().unwrap_or("missing"))]
@@ -70,6 +74,24 @@ pub enum SseError {
         /// The source's URL.
         url: Arc<str>,
     },
+    /// No byte arrived (comments count) within the source's read timeout: the connection is
+    /// presumed dead. The source reconnects.
+    #[error("{url}: no data for {timeout_ms} ms")]
+    ReadTimeout {
+        /// The source's URL.
+        url: Arc<str>,
+        /// The timeout in force.
+        timeout_ms: u128,
+    },
+    /// The [`RetryPolicy`](crate::retry::RetryPolicy)'s maximum of consecutive failed attempts
+    /// was reached: the source closed.
+    #[error("{url}: gave up after {attempts} failed attempts in a row")]
+    GaveUp {
+        /// The source's URL.
+        url: Arc<str>,
+        /// How many attempts failed in a row.
+        attempts: u32,
+    },
 }
 
 fn body_suffix(body: &str) -> String {
@@ -93,16 +115,22 @@ impl SseError {
             | Self::Status { url, .. }
             | Self::ContentType { url, .. }
             | Self::Parse { url, .. }
-            | Self::StreamEnded { url } => url,
+            | Self::StreamEnded { url }
+            | Self::ReadTimeout { url, .. }
+            | Self::GaveUp { url, .. } => url,
         }
     }
 
     /// Whether the standard says to stop for good (`true`) rather than reconnect: a refused
-    /// status, a wrong Content-Type, or a request that can never be sent.
+    /// status, a wrong Content-Type, or a request that can never be sent. (A
+    /// [`RetryPolicy`](crate::retry::RetryPolicy) may still retry some statuses.)
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            Self::InvalidRequest { .. } | Self::Status { .. } | Self::ContentType { .. }
+            Self::InvalidRequest { .. }
+                | Self::Status { .. }
+                | Self::ContentType { .. }
+                | Self::GaveUp { .. }
         )
     }
 }

@@ -49,6 +49,7 @@ pub mod error;
 pub mod message;
 pub mod parser;
 pub mod plugin;
+pub mod retry;
 pub mod source;
 
 pub use error::SseError;
@@ -62,6 +63,7 @@ pub mod prelude {
     };
     pub use crate::parser::MessageEvent;
     pub use crate::plugin::{SseClient, SsePlugin, SseSystems};
+    pub use crate::retry::RetryPolicy;
     pub use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
     pub use reqwest::Method;
 }

@@ -1,5 +1,7 @@
 //! [`SsePlugin`], its system sets and the shared HTTP client.
 
+use std::time::Duration;
+
 use bevy::prelude::*;
 
 use crate::dispatch::{self, SseConfig, SseRuntime};
@@ -7,6 +9,7 @@ use crate::message::{
     SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
 };
 use crate::parser::ParserLimits;
+use crate::retry::RetryPolicy;
 
 /// Adds server-sent events to an app: spawn [`EventSource`](crate::source::EventSource)
 /// entities, read [`SseMessage`]s.
@@ -21,6 +24,11 @@ pub struct SsePlugin {
     pub max_messages_per_frame: Option<usize>,
     /// Line and event size limits for every source.
     pub parser_limits: ParserLimits,
+    /// The reconnection policy of sources without a [`RetryPolicy`] component.
+    pub retry_policy: RetryPolicy,
+    /// How long the default [`SseClient`] waits for a TCP (and TLS) connection. Default 10 s.
+    /// A client you insert yourself keeps its own settings.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for SsePlugin {
@@ -29,6 +37,8 @@ impl Default for SsePlugin {
             channel_capacity: 256,
             max_messages_per_frame: None,
             parser_limits: ParserLimits::default(),
+            retry_policy: RetryPolicy::default(),
+            connect_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -55,9 +65,9 @@ impl Plugin for SsePlugin {
         app.insert_resource(SseConfig {
             parser_limits: self.parser_limits,
             max_messages_per_frame: self.max_messages_per_frame,
+            retry_policy: self.retry_policy.clone(),
         })
         .insert_resource(SseRuntime::new(self.channel_capacity))
-        .init_resource::<SseClient>()
         .add_message::<SseOpened>()
         .add_message::<SseMessage>()
         .add_message::<SseErrored>()
@@ -79,5 +89,15 @@ impl Plugin for SsePlugin {
                 (dispatch::open_new, dispatch::reconnect).in_set(SseSystems::Reconnect),
             ),
         );
+        if !app.world().contains_resource::<SseClient>() {
+            let mut builder = reqwest::Client::builder();
+            if let Some(timeout) = self.connect_timeout {
+                builder = builder.connect_timeout(timeout);
+            }
+            // Building fails only if the TLS backend cannot start, and then reqwest's
+            // default client (the fallback) cannot either.
+            let client = builder.build().unwrap_or_default();
+            app.insert_resource(SseClient(client));
+        }
     }
 }

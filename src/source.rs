@@ -33,6 +33,9 @@ pub struct EventSource {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     response_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    once: bool,
+    done_sentinel: Option<String>,
 }
 
 impl EventSource {
@@ -44,6 +47,9 @@ impl EventSource {
             headers: Vec::new(),
             body: None,
             response_timeout: None,
+            read_timeout: None,
+            once: false,
+            done_sentinel: None,
         }
     }
 
@@ -73,6 +79,33 @@ impl EventSource {
     #[must_use]
     pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = Some(timeout);
+        self
+    }
+
+    /// Fails an attempt when no byte (comments count) arrives for this long, so a dead
+    /// connection is noticed and the normal reconnection runs. Pair it with a server that sends
+    /// keep-alive comments more often than this.
+    #[must_use]
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// One-shot mode, for request/response streams such as LLM APIs: the source never
+    /// reconnects. A clean end of the stream closes it without an error; a failure reports
+    /// [`SseErrored`](crate::message::SseErrored) and closes it. The request (a `POST` body) is
+    /// never sent twice.
+    #[must_use]
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    /// Closes the source, without an error, when an event's data is exactly `sentinel` (such
+    /// as `[DONE]`); the sentinel event itself is not delivered, nor anything after it.
+    #[must_use]
+    pub fn with_done_sentinel(mut self, sentinel: impl Into<String>) -> Self {
+        self.done_sentinel = Some(sentinel.into());
         self
     }
 
@@ -124,6 +157,21 @@ impl EventSource {
     /// The response timeout, if any.
     pub fn response_timeout(&self) -> Option<Duration> {
         self.response_timeout
+    }
+
+    /// The read timeout, if any.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// Whether the source is one-shot: it never reconnects.
+    pub fn is_once(&self) -> bool {
+        self.once
+    }
+
+    /// The data value that closes the source, if any.
+    pub fn done_sentinel(&self) -> Option<&str> {
+        self.done_sentinel.as_deref()
     }
 }
 

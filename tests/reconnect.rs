@@ -27,9 +27,13 @@ fn an_ended_stream_reconnects_with_the_last_event_id_after_the_server_retry_time
     collect::<SseMessage>(&mut app);
     collect::<SseErrored>(&mut app);
     collect::<SseRetrying>(&mut app);
+    // No jitter: the wait is exactly the server's retry time.
     let source = app
         .world_mut()
-        .spawn(EventSource::new(server.url("/s")))
+        .spawn((
+            EventSource::new(server.url("/s")),
+            RetryPolicy::default().with_jitter(0.0),
+        ))
         .id();
 
     update_until(&mut app, "the retry wait", |app| {

@@ -61,11 +61,13 @@ fn a_server_error_reports_status_and_a_bounded_body_prefix() {
         status,
         body: prefix,
         url,
+        retry_after,
     } = &errors[0].error
     else {
         panic!("{:?}", errors[0].error)
     };
     assert_eq!(*status, 503);
+    assert_eq!(*retry_after, None);
     assert!(prefix.starts_with("overloaded xxx"));
     assert_eq!(prefix.len(), SseError::BODY_PREFIX);
     assert_eq!(&**url, server.url("/"));
