@@ -4,7 +4,10 @@
 //! ```text
 //! cargo run --release --example sse_tail -- [URL] [--header 'Name: value']... [--method M]
 //!     [--body STRING] [--last-event-id ID] [--retry-ms N] [--max-events N] [--count]
+//!     [--read-timeout-ms N] [--once] [--done-sentinel STRING] [--max-retries N]
 //! ```
+//!
+//! A line `restart` on stdin drops the stream and reconnects at once.
 
 #[path = "support/demo_server.rs"]
 mod demo_server;
@@ -28,7 +31,18 @@ struct Options {
     retry: Option<Duration>,
     max_events: Option<u64>,
     count: bool,
+    read_timeout: Option<Duration>,
+    once: bool,
+    done_sentinel: Option<String>,
+    max_retries: Option<u32>,
 }
+
+/// Lines typed on stdin, read by a thread of their own.
+#[derive(Resource)]
+struct Stdin(async_channel::Receiver<String>);
+
+#[derive(Component)]
+struct Tailed;
 
 #[derive(Resource, Default)]
 struct Tally {
@@ -61,7 +75,19 @@ fn main() -> ExitCode {
     .insert_resource(options.clone())
     .init_resource::<Tally>()
     .add_systems(Startup, spawn_source)
-    .add_systems(Update, (count_messages, exit_when_done).chain());
+    .add_systems(
+        Update,
+        (count_messages, exit_when_done, restart_on_stdin).chain(),
+    );
+    let (lines, stdin) = async_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            if lines.send_blocking(line).is_err() {
+                break;
+            }
+        }
+    });
+    app.insert_resource(Stdin(stdin));
     if !options.count {
         app.add_observer(print_open)
             .add_observer(print_message)
@@ -86,7 +112,20 @@ fn spawn_source(mut commands: Commands, options: Res<Options>) {
     if let Some(body) = &options.body {
         source = source.with_body(body.clone());
     }
-    let mut entity = commands.spawn(source);
+    if let Some(timeout) = options.read_timeout {
+        source = source.with_read_timeout(timeout);
+    }
+    if options.once {
+        source = source.once();
+    }
+    if let Some(sentinel) = &options.done_sentinel {
+        source = source.with_done_sentinel(sentinel.clone());
+    }
+    let mut entity = commands.spawn((source, Tailed));
+    if let Some(retries) = options.max_retries {
+        // --max-retries N: N reconnections after a failure, so N + 1 failed attempts in a row.
+        entity.insert(RetryPolicy::default().with_max_attempts(retries.saturating_add(1)));
+    }
     if let Some(id) = &options.last_event_id {
         entity.insert(LastEventId(id.clone()));
     }
@@ -167,6 +206,20 @@ fn exit_when_done(
     exit.write(AppExit::Success);
 }
 
+fn restart_on_stdin(
+    stdin: Res<Stdin>,
+    sources: Query<Entity, With<Tailed>>,
+    mut commands: Commands,
+) {
+    while let Ok(line) = stdin.0.try_recv() {
+        if line.trim() == "restart" {
+            for source in &sources {
+                commands.entity(source).reconnect_event_source();
+            }
+        }
+    }
+}
+
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options::default();
     while let Some(arg) = args.next() {
@@ -191,7 +244,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--retry-ms" => options.retry = Some(Duration::from_millis(number(&value("--retry-ms")?)?)),
             "--max-events" => options.max_events = Some(number(&value("--max-events")?)?),
             "--count" => options.count = true,
-            "-h" | "--help" => return Err("usage: sse_tail [URL] [--header 'Name: value']... [--method M] [--body S] [--last-event-id ID] [--retry-ms N] [--max-events N] [--count]".into()),
+            "--read-timeout-ms" => {
+                options.read_timeout = Some(Duration::from_millis(number(&value("--read-timeout-ms")?)?));
+            }
+            "--once" => options.once = true,
+            "--done-sentinel" => options.done_sentinel = Some(value("--done-sentinel")?),
+            "--max-retries" => {
+                let retries = number(&value("--max-retries")?)?;
+                options.max_retries = Some(u32::try_from(retries).map_err(|_| format!("--max-retries {retries} is too large"))?);
+            }
+            "-h" | "--help" => return Err("usage: sse_tail [URL] [--header 'Name: value']... [--method M] [--body S] [--last-event-id ID] [--retry-ms N] [--max-events N] [--count] [--read-timeout-ms N] [--once] [--done-sentinel S] [--max-retries N]".into()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             url if options.url.is_none() => options.url = Some(url.to_owned()),
             extra => return Err(format!("unexpected argument {extra:?}")),

@@ -167,3 +167,103 @@ fn bad_options_are_a_usage_error() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("not a whole number"), "{}", run.stderr);
 }
+
+#[test]
+fn once_with_a_done_sentinel_ends_after_the_sentinel() {
+    let server = ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send("data: tok\n\ndata: [DONE]\n\n"),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let run = run(&[
+        &server.url("/"),
+        "--once",
+        "--done-sentinel",
+        "[DONE]",
+        "--method",
+        "POST",
+        "--body",
+        "{}",
+    ]);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert_eq!(kinds(&run), ["open", "message", "closed"]);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn max_retries_gives_up_with_an_error() {
+    let server = ScriptedServer::start(vec![vec![send(OK_HEAD)]]);
+    let run = run(&[&server.url("/"), "--retry-ms", "10", "--max-retries", "1"]);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert_eq!(
+        kinds(&run),
+        ["open", "error", "open", "error", "error", "closed"]
+    );
+    assert!(
+        run.lines[4]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up")
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn read_timeout_reports_a_silent_stream() {
+    let server = ScriptedServer::start(vec![vec![send(OK_HEAD), Step::HoldUntilClientCloses]]);
+    let run = run(&[&server.url("/"), "--read-timeout-ms", "100", "--once"]);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert_eq!(kinds(&run), ["open", "error", "closed"]);
+    assert!(
+        run.lines[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no data for 100 ms")
+    );
+}
+
+#[test]
+fn restart_on_stdin_reconnects_with_the_last_event_id() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = ScriptedServer::start(vec![
+        vec![
+            send(OK_HEAD),
+            send("id: 1\ndata: a\n\n"),
+            Step::HoldUntilClientCloses,
+        ],
+        vec![
+            send(OK_HEAD),
+            send("data: b\n\n"),
+            Step::HoldUntilClientCloses,
+        ],
+    ]);
+    let mut child = Command::new(sse_tail())
+        .args([&server.url("/"), "--max-events", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start sse_tail");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut next = || {
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("sse_tail went quiet")
+    };
+    assert!(next().contains("\"open\""));
+    assert!(next().contains("\"data\":\"a\""));
+    writeln!(child.stdin.as_mut().unwrap(), "restart").unwrap();
+    assert!(next().contains("\"open\""));
+    assert!(next().contains("\"data\":\"b\""));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "sse_tail did not exit");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(server.requests()[1].header("last-event-id"), Some("1"));
+}
