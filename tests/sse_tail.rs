@@ -250,7 +250,7 @@ fn restart_on_stdin_reconnects_with_the_last_event_id() {
             let _ = lines_tx.send(line);
         }
     });
-    let mut next = || {
+    let next = || {
         lines
             .recv_timeout(Duration::from_secs(20))
             .expect("sse_tail went quiet")
