@@ -138,3 +138,44 @@ fn a_preset_last_event_id_is_sent_and_kept() {
     let request = &server.requests()[0];
     assert_eq!(request.header("last-event-id"), Some("41"));
 }
+
+#[test]
+fn a_frame_budget_spreads_a_burst_over_frames_without_loss() {
+    const EVENTS: usize = 5_000;
+    const BUDGET: usize = 100;
+    let body: String = (0..EVENTS)
+        .map(|i| format!("id: {i}\ndata: {i}\n\n"))
+        .collect();
+    let server = ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send(body),
+        Step::HoldUntilClientCloses,
+    ]]);
+    // A tiny channel: the IO task waits on it while the game works through the burst.
+    let mut app = test_app_with(SsePlugin {
+        channel_capacity: 2,
+        max_messages_per_frame: Some(BUDGET),
+        ..default()
+    });
+    collect::<SseMessage>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(server.url("/")))
+        .id();
+    let mut seen = 0;
+    let mut frames = 0;
+    update_until(&mut app, "the whole burst", |app| {
+        let now = collected::<SseMessage>(app).len();
+        assert!(now - seen <= BUDGET, "{} messages in one frame", now - seen);
+        seen = now;
+        frames += 1;
+        now == EVENTS
+    });
+    assert!(frames >= EVENTS / BUDGET, "only {frames} frames");
+    let data: Vec<usize> = collected::<SseMessage>(&app)
+        .iter()
+        .map(|m| m.data().parse().unwrap())
+        .collect();
+    assert_eq!(data, (0..EVENTS).collect::<Vec<_>>(), "lost or reordered");
+    assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "4999");
+}
