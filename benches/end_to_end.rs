@@ -196,10 +196,17 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn timed(run: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    run();
-    start.elapsed()
+/// Times each iteration of `run` (one whole stream) and reports the sum to criterion.
+fn each_stream(b: &mut criterion::Bencher<'_>, mut run: impl FnMut()) {
+    b.iter_custom(|iters| {
+        (0..iters)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed()
+            })
+            .sum()
+    });
 }
 
 fn sse_tail_binary() -> Option<PathBuf> {
@@ -226,20 +233,14 @@ fn end_to_end(c: &mut Criterion) {
 
     if let Some(sse_tail) = sse_tail_binary() {
         group.bench_function("sse_tail --count", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        timed(|| {
-                            let output = Command::new(&sse_tail)
-                                .args([&url, "--count", "--max-events", &EVENTS.to_string()])
-                                .output()
-                                .expect("run sse_tail");
-                            assert!(output.status.success(), "sse_tail failed: {output:?}");
-                            let summary = String::from_utf8_lossy(&output.stdout);
-                            assert!(summary.contains(&format!("\"messages\":{EVENTS}")));
-                        })
-                    })
-                    .sum()
+            each_stream(b, || {
+                let output = Command::new(&sse_tail)
+                    .args([&url, "--count", "--max-events", &EVENTS.to_string()])
+                    .output()
+                    .expect("run sse_tail");
+                assert!(output.status.success(), "sse_tail failed: {output:?}");
+                let summary = String::from_utf8_lossy(&output.stdout);
+                assert!(summary.contains(&format!("\"messages\":{EVENTS}")));
             })
         });
     } else {
@@ -251,18 +252,10 @@ fn end_to_end(c: &mut Criterion) {
         ("multi_thread", multi_thread()),
     ] {
         group.bench_function(format!("reqwest-eventsource/{name}"), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| timed(|| runtime.block_on(reqwest_eventsource(&url))))
-                    .sum()
-            })
+            each_stream(b, || runtime.block_on(reqwest_eventsource(&url)))
         });
         group.bench_function(format!("eventsource-client/{name}"), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| timed(|| runtime.block_on(launchdarkly(&url))))
-                    .sum()
-            })
+            each_stream(b, || runtime.block_on(launchdarkly(&url)))
         });
     }
 
@@ -272,26 +265,15 @@ fn end_to_end(c: &mut Criterion) {
         ("multi_thread", multi_thread()),
     ] {
         group.bench_function(format!("ingest/{name}"), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| timed(|| runtime.block_on(ingest(client.clone(), url.clone()))))
-                    .sum()
-            })
+            each_stream(b, || runtime.block_on(ingest(client.clone(), url.clone())))
         });
     }
     group.bench_function("ingest/io_task_pool+async_compat", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    timed(|| {
-                        let task = IoTaskPool::get().spawn(async_compat::Compat::new(ingest(
-                            client.clone(),
-                            url.clone(),
-                        )));
-                        futures_lite::future::block_on(task);
-                    })
-                })
-                .sum()
+        each_stream(b, || {
+            let ingest = ingest(client.clone(), url.clone());
+            futures_lite::future::block_on(
+                IoTaskPool::get().spawn(async_compat::Compat::new(ingest)),
+            );
         })
     });
     group.finish();

@@ -51,7 +51,8 @@ fn ours(chunks: &Chunks<'_>) -> usize {
 }
 
 /// The path the plugin takes: chunks arrive as `Bytes`, as HTTP clients deliver them, and the
-/// events share them.
+/// events share them. A near-copy of [`ours`] on purpose: a shared helper would need a `dyn`
+/// sink, and a virtual call per item would be measured too.
 fn ours_bytes(chunks: &Chunks<'_>) -> usize {
     let mut parser = SseParser::new();
     let mut events = 0;

@@ -45,9 +45,7 @@ fn observers_on_the_entity_see_every_callback() {
             log.0.push(format!("state {:?}", s.new))
         })
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     let log = &app.world().resource::<Log>().0;
     // The spawn's Connecting transition happened before the first update too.
     assert_eq!(
@@ -108,9 +106,7 @@ fn an_observer_that_closes_the_source_stops_the_rest_of_the_chunk() {
             },
         )
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     app.update();
     assert_eq!(app.world().resource::<Log>().0, ["1", "2"]);
     let read: Vec<String> = collected::<SseMessage>(&app)

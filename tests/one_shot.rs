@@ -45,9 +45,7 @@ fn a_one_shot_post_that_ends_cleanly_closes_without_error_and_is_never_replayed(
             ReconnectionTime(Duration::from_millis(10)),
         ))
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     for _ in 0..10 {
         app.update();
     }
@@ -73,9 +71,7 @@ fn a_failed_one_shot_reports_the_error_and_closes() {
                 .with_read_timeout(Duration::from_millis(200)),
         )
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     let errors = collected::<SseErrored>(&app);
     assert!(
         matches!(
@@ -105,9 +101,7 @@ fn the_done_sentinel_closes_and_is_not_delivered() {
         .world_mut()
         .spawn(EventSource::new(server.url("/")).with_done_sentinel("[DONE]"))
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     app.update();
     assert_eq!(data(&app), ["a"]);
     assert!(collected::<SseErrored>(&app).is_empty());

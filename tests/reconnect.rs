@@ -112,9 +112,7 @@ fn a_vetoed_retry_closes_the_source() {
         .spawn(EventSource::new(server.url("/")))
         .observe(|mut retry: On<SseRetrying>| retry.event_mut().veto())
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     assert_eq!(collected::<SseClosed>(&app), [SseClosed { entity: source }]);
     assert!(collected::<SseRetrying>(&app)[0].is_vetoed());
     for _ in 0..10 {

@@ -21,9 +21,7 @@ fn run_until_closed(head_and_body: &str) -> (App, Entity, ScriptedServer) {
         .world_mut()
         .spawn(EventSource::new(server.url("/")))
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     for _ in 0..60 {
         app.update(); // three seconds of Bevy time: more than the reconnection time
     }
@@ -134,9 +132,7 @@ fn an_invalid_header_is_a_typed_error_not_a_panic() {
         .world_mut()
         .spawn(EventSource::new(server.url("/")).with_header("Bad Header", "x"))
         .id();
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     assert!(matches!(
         collected::<SseErrored>(&app)[0].error,
         SseError::InvalidRequest { .. }

@@ -43,9 +43,7 @@ fn failed_attempts_back_off_exponentially_then_give_up() {
         .with_backoff(2.0, ms(350))
         .with_max_attempts(5);
     let source = spawn(&mut app, EventSource::new(server.url("/")), policy, ms(100));
-    update_until(&mut app, "closed", |app| {
-        state(app, source) == ReadyState::Closed
-    });
+    update_until_closed(&mut app, source);
     // 100, 200, 400 capped at 350, 350; the fifth failure gives up.
     assert_eq!(delays(&app), [ms(100), ms(200), ms(350), ms(350)]);
     let attempts: Vec<u32> = collected::<SseRetrying>(&app)

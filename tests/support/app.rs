@@ -54,6 +54,13 @@ pub fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) ->
     }
 }
 
+/// Runs `app.update()` until `source` is `Closed`, for at most 10 seconds of wall time.
+pub fn update_until_closed(app: &mut App, source: Entity) {
+    update_until(app, "closed", |app| {
+        state(app, source) == ReadyState::Closed
+    });
+}
+
 pub fn state(app: &App, entity: Entity) -> ReadyState {
     *app.world()
         .get::<ReadyState>(entity)
