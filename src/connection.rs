@@ -135,10 +135,7 @@ where
         let chunk = match read {
             Ok(Some(chunk)) => chunk,
             Ok(None) => return Ok(End::Failed(SseError::StreamEnded { url })),
-            Err(source) => {
-                let source = Arc::new(source);
-                return Ok(End::Failed(SseError::Transport { url, source }));
-            }
+            Err(source) => return Ok(End::Failed(SseError::from_client(url, source))),
         };
         let mut frames = Vec::new();
         let mut done = false;
@@ -225,10 +222,7 @@ async fn connect(request: &AttemptRequest) -> Result<reqwest::Response, SseError
         }
         None => send.await,
     };
-    response.map_err(|source| SseError::Transport {
-        url: url.clone(),
-        source: Arc::new(source),
-    })
+    response.map_err(|source| SseError::from_client(url.clone(), source))
 }
 
 /// `text/event-stream`, with any parameters, any case.

@@ -426,7 +426,10 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
     };
     let span = match world.get::<SourceSpan>(entity) {
         Some(span) => span.0.clone(),
-        None => info_span!("event_source", %entity, %url),
+        None => {
+            let url = crate::error::redact(&url);
+            info_span!("event_source", %entity, %url)
+        }
     };
     let (tx, attempt) = {
         let mut runtime = world.resource_mut::<SseRuntime>();

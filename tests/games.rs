@@ -38,7 +38,9 @@ fn play(name: &str, args: &[&str]) -> (Value, PathBuf) {
     // One game at a time: they share two cores with a software renderer, and `xvfb-run -a`
     // started twice at once can pick the same display.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let screenshot = root.join("docs/screenshots").join(format!("{name}.png"));
     std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();

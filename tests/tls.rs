@@ -1,0 +1,179 @@
+//! HTTPS through rustls against a real TLS SSE server on loopback, with a private root and a
+//! server certificate made by rcgen for this run: a client that trusts the root gets the events;
+//! the default client refuses the certificate with a typed, fatal error and gets none.
+
+#[path = "support/app.rs"]
+mod app;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use app::*;
+use bevy::prelude::*;
+use bevy_eventsource::prelude::*;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BODY: &str =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nid: 1\ndata: secure\n\n";
+
+/// A root certificate (PEM) and a server certificate for 127.0.0.1 that it signed.
+struct Pki {
+    root_pem: String,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key: PrivateKeyDer<'static>,
+}
+
+fn pki() -> Pki {
+    let root_key = KeyPair::generate().unwrap();
+    let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root.distinguished_name
+        .push(DnType::CommonName, "bevy_eventsource test root");
+    root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let root_cert = root.self_signed(&root_key).unwrap();
+    let issuer = Issuer::new(root, root_key);
+
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let server_cert = server.signed_by(&server_key, &issuer).unwrap();
+    Pki {
+        root_pem: root_cert.pem(),
+        server_chain: vec![server_cert.der().clone()],
+        server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+    }
+}
+
+/// What the TLS server saw: completed handshakes and failed ones.
+#[derive(Default)]
+struct Seen {
+    handshakes: usize,
+    refused: Vec<String>,
+}
+
+/// A TLS SSE server on 127.0.0.1:0: one event, then the connection stays open.
+fn start_tls_server(pki: &Pki) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let server_seen = seen.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                let seen = server_seen.clone();
+                tokio::spawn(async move {
+                    let mut tls = match acceptor.accept(tcp).await {
+                        Ok(tls) => tls,
+                        Err(error) => {
+                            seen.lock().unwrap().refused.push(error.to_string());
+                            return;
+                        }
+                    };
+                    seen.lock().unwrap().handshakes += 1;
+                    let mut head = Vec::new();
+                    let mut buf = [0; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if tls.write_all(BODY.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let _ = tls.flush().await;
+                    // Hold the stream open until the client goes away.
+                    while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
+                });
+            }
+        });
+    });
+    (rx.recv().unwrap(), seen)
+}
+
+#[test]
+fn trusted_root_gets_events_over_https() {
+    let pki = pki();
+    let (addr, seen) = start_tls_server(&pki);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+
+    let mut app = test_app();
+    app.insert_resource(SseClient(client));
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(format!("https://{addr}/events")))
+        .id();
+    update_until(&mut app, "the event over TLS", |app| {
+        !collected::<SseMessage>(app).is_empty()
+    });
+
+    let messages = collected::<SseMessage>(&app);
+    assert_eq!(messages[0].data(), "secure");
+    assert_eq!(messages[0].last_event_id(), "1");
+    assert_eq!(state(&app, source), ReadyState::Open);
+    assert!(collected::<SseErrored>(&app).is_empty());
+    assert_eq!(seen.lock().unwrap().handshakes, 1);
+}
+
+#[test]
+fn untrusted_certificate_is_a_clear_fatal_error_and_no_events() {
+    let pki = pki();
+    let (addr, seen) = start_tls_server(&pki);
+
+    // The default client: system roots only, which do not include this run's private root.
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    collect::<SseRetrying>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(format!(
+            "https://{addr}/events?token=hidden"
+        )))
+        .id();
+    update_until_closed(&mut app, source);
+
+    let errors = collected::<SseErrored>(&app);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = &errors[0].error;
+    assert!(matches!(error, SseError::Tls { .. }), "{error:?}");
+    assert!(error.is_fatal());
+    let text = error.to_string();
+    println!("the error: {text}");
+    assert!(text.contains("certificate"), "{text}");
+    assert!(
+        text.starts_with(&format!("https://{addr}/events?…: TLS failed")),
+        "{text}"
+    );
+    assert!(!text.contains("hidden"), "{text}");
+    assert!(collected::<SseMessage>(&app).is_empty());
+    assert!(
+        collected::<SseRetrying>(&app).is_empty(),
+        "no retry of a refused certificate"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.handshakes, 0);
+    assert_eq!(seen.refused.len(), 1, "{:?}", seen.refused);
+}
