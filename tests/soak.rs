@@ -199,7 +199,11 @@ fn a_thousand_kills_lose_and_repeat_nothing() {
     while app.world().resource::<Ledger>().next < EVENTS {
         app.update();
         let ledger = app.world().resource::<Ledger>();
-        assert!(ledger.wrong.is_empty(), "{:?}", &ledger.wrong[..ledger.wrong.len().min(5)]);
+        assert!(
+            ledger.wrong.is_empty(),
+            "{:?}",
+            &ledger.wrong[..ledger.wrong.len().min(5)]
+        );
         assert!(
             Instant::now() < deadline,
             "only {} of {EVENTS} events after {:?}",
@@ -224,6 +228,10 @@ fn a_thousand_kills_lose_and_repeat_nothing() {
     assert_eq!(ledger.next, EVENTS);
     assert!(ledger.wrong.is_empty());
     assert_eq!(chaos.kills, KILLS);
-    assert!(chaos.by_kind.values().all(|&n| n > 100), "{:?}", chaos.by_kind);
+    assert!(
+        chaos.by_kind.values().all(|&n| n > 100),
+        "{:?}",
+        chaos.by_kind
+    );
     assert!(ledger.opens > KILLS, "a reconnection per kill");
 }
