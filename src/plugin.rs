@@ -56,7 +56,28 @@ pub enum SseSystems {
 }
 
 /// The HTTP client every source uses. Replace it to set a proxy, root certificates or
-/// timeouts; connections are pooled across sources.
+/// timeouts; connections are pooled across sources. Insert it before or after adding the
+/// plugin: the plugin builds its default (with [`SsePlugin::connect_timeout`]) only if none is
+/// there.
+///
+/// Trusting a private root certificate (a certificate that is not trusted ends the source with
+/// [`SseError::Tls`](crate::SseError::Tls)):
+///
+/// ```no_run
+/// use bevy::prelude::*;
+/// use bevy_eventsource::prelude::*;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let root = std::fs::read("certs/root.pem")?;
+/// let client = reqwest::Client::builder()
+///     .add_root_certificate(reqwest::Certificate::from_pem(&root)?)
+///     .build()?;
+/// App::new()
+///     .insert_resource(SseClient(client))
+///     .add_plugins((MinimalPlugins, SsePlugin::default()));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Resource, Clone, Debug, Default)]
 pub struct SseClient(pub reqwest::Client);
 
