@@ -13,6 +13,10 @@
 //!   runtime, Bevy's `IoTaskPool` through async-compat, a multi-thread runtime): how the reqwest
 //!   future is driven sets the ceiling of the plugin.
 //!
+//! Two servers send the same events: `plain/*` as one body with a content length, written
+//! 64 KiB at a time; `chunked/*` with each event in its own HTTP chunk, as axum and most
+//! frameworks' SSE responses do (still written 64 KiB at a time, so many chunks arrive together).
+//!
 //! Run: `cargo bench --bench end_to_end`.
 
 #[path = "support/corpus.rs"]
@@ -36,20 +40,48 @@ use futures_lite::StreamExt;
 /// Events per stream: ~17 MB of ticks.
 const EVENTS: u64 = 200_000;
 
+/// How the server frames the body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// `content-length`, the body as it is.
+    Plain,
+    /// `transfer-encoding: chunked`, one HTTP chunk per event.
+    ChunkPerEvent,
+}
+
+/// The body with each event (ending in a blank line) in its own HTTP chunk.
+fn chunk_per_event(body: &[u8]) -> Vec<u8> {
+    let mut chunked = Vec::with_capacity(body.len() * 11 / 10);
+    let mut rest = body;
+    while !rest.is_empty() {
+        let end = rest
+            .windows(2)
+            .position(|window| window == b"\n\n")
+            .map_or(rest.len(), |at| at + 2);
+        let (event, tail) = rest.split_at(end);
+        chunked.extend_from_slice(format!("{:x}\r\n", event.len()).as_bytes());
+        chunked.extend_from_slice(event);
+        chunked.extend_from_slice(b"\r\n");
+        rest = tail;
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    chunked
+}
+
 /// Serves the stream to every connection, one thread per connection, then closes.
-fn start_server(body: Arc<Vec<u8>>) -> SocketAddr {
+fn start_server(body: Arc<Vec<u8>>, framing: Framing) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let body = body.clone();
-            std::thread::spawn(move || serve(stream, &body));
+            std::thread::spawn(move || serve(stream, &body, framing));
         }
     });
     addr
 }
 
-fn serve(mut stream: TcpStream, body: &[u8]) {
+fn serve(mut stream: TcpStream, body: &[u8], framing: Framing) {
     // Read the request head.
     let mut head = Vec::new();
     let mut buf = [0; 4096];
@@ -59,10 +91,13 @@ fn serve(mut stream: TcpStream, body: &[u8]) {
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
+    let length = match framing {
+        Framing::Plain => format!("content-length: {}", body.len()),
+        Framing::ChunkPerEvent => "transfer-encoding: chunked".to_owned(),
+    };
     let response = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
+         {length}\r\nconnection: close\r\n\r\n"
     );
     if stream.write_all(response.as_bytes()).is_err() {
         return;
@@ -215,23 +250,34 @@ fn sse_tail_binary() -> Option<PathBuf> {
 }
 
 fn end_to_end(c: &mut Criterion) {
-    let body = Arc::new(corpus::tick_events(EVENTS));
-    let addr = start_server(body.clone());
-    let url = format!("http://{addr}/ticks");
+    let body = corpus::tick_events(EVENTS);
+    let plain = start_server(Arc::new(body.clone()), Framing::Plain);
+    let chunked = start_server(Arc::new(chunk_per_event(&body)), Framing::ChunkPerEvent);
+    for (framing, addr) in [("plain", plain), ("chunked", chunked)] {
+        let url = format!("http://{addr}/ticks");
+        let mut group = c.benchmark_group(format!("end_to_end/{framing}"));
+        group
+            .throughput(Throughput::Elements(EVENTS))
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(6));
+        contenders(&mut group, &url, framing == "plain");
+        group.finish();
+    }
+}
 
-    let mut group = c.benchmark_group("end_to_end");
-    group
-        .throughput(Throughput::Elements(EVENTS))
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(6));
-
+fn contenders(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    url: &str,
+    all: bool,
+) {
+    let url = url.to_owned();
     let mut app = bevy_app();
     group.bench_function("bevy_eventsource", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| bevy_stream(&mut app, &url)).sum())
     });
 
-    if let Some(sse_tail) = sse_tail_binary() {
+    if let Some(sse_tail) = sse_tail_binary().filter(|_| all) {
         group.bench_function("sse_tail --count", |b| {
             each_stream(b, || {
                 let output = Command::new(&sse_tail)
@@ -243,7 +289,7 @@ fn end_to_end(c: &mut Criterion) {
                 assert!(summary.contains(&format!("\"messages\":{EVENTS}")));
             })
         });
-    } else {
+    } else if all {
         eprintln!("skipping sse_tail: build it with `cargo build --release --example sse_tail`");
     }
 
@@ -276,7 +322,6 @@ fn end_to_end(c: &mut Criterion) {
             );
         })
     });
-    group.finish();
 }
 
 criterion_group!(benches, end_to_end);

@@ -64,6 +64,10 @@ struct Feed {
     closes: u64,
     retry_delay: Option<Duration>,
     muted: bool,
+    /// `chat` events: seen by the reader, shown by the handler, arrived while muted.
+    chat_seen: u64,
+    chat_shown: u64,
+    chat_muted: u64,
     lobby: HashMap<String, Entity>,
 }
 
@@ -332,11 +336,12 @@ fn on_leave(
 fn on_chat(
     In(message): In<SseMessage>,
     mut commands: Commands,
-    feed: Res<Feed>,
+    mut feed: ResMut<Feed>,
     fonts: Res<Fonts>,
     ticker: Query<(Entity, Option<&Children>), With<Ticker>>,
     mut avatars: Query<&mut Avatar>,
 ) {
+    feed.chat_shown += 1;
     let data: Value = serde_json::from_str(message.data()).unwrap_or_default();
     let user = data["user"].as_str().unwrap_or("?");
     let text = data["text"].as_str().unwrap_or("");
@@ -362,6 +367,13 @@ fn on_chat(
 fn check_sequence(mut messages: MessageReader<SseMessage>, mut feed: ResMut<Feed>) {
     for message in messages.read() {
         feed.events += 1;
+        if message.event_type() == "chat" {
+            feed.chat_seen += 1;
+            // The handler ran for it, unless the player had muted it with `Off`.
+            if feed.muted {
+                feed.chat_muted += 1;
+            }
+        }
         let Ok(id) = message.last_event_id().parse::<u64>() else {
             continue;
         };
@@ -489,6 +501,9 @@ fn update_hud(
     report.set("reconnects", reconnects);
     report.set("closes", feed.closes);
     report.set("muted", feed.muted);
+    report.set("chat_seen", feed.chat_seen);
+    report.set("chat_shown", feed.chat_shown);
+    report.set("chat_muted", feed.chat_muted);
     report.set("lobby", feed.lobby.len());
     report.ready = feed.events >= 30 && reconnects >= 2 && state == ReadyState::Open;
 }

@@ -61,6 +61,12 @@ struct Race {
     worst_frame_ms: f32,
     frame_times: VecDeque<f32>,
     streaming_for: f32,
+    /// The plugin's receive time per frame (`SseStats`), averaged and worst over a second.
+    window_receive_total: f32,
+    window_receive_worst: f32,
+    window_frames: u32,
+    receive_avg_us: f32,
+    receive_worst_us: f32,
 }
 
 #[derive(Clone, Copy)]
@@ -228,7 +234,14 @@ fn glide(time: Res<Time>, race: Res<Race>, mut sprites: Query<&mut Transform, Wi
     }
 }
 
-fn measure(time: Res<Time>, mut race: ResMut<Race>, states: Query<&ReadyState>) {
+fn measure(
+    time: Res<Time>,
+    stats: Res<SseStats>,
+    mut race: ResMut<Race>,
+    states: Query<&ReadyState>,
+) {
+    // The plugin's own cost this frame: moving the events from the IO task into messages.
+    let receive_us = stats.frame_receive_time.as_secs_f32() * 1e6;
     let dt = time.delta_secs();
     let open = race
         .source
@@ -243,9 +256,17 @@ fn measure(time: Res<Time>, mut race: ResMut<Race>, states: Query<&ReadyState>) 
     }
     race.window_time += dt;
     race.window_worst = race.window_worst.max(dt * 1000.0);
+    race.window_frames += 1;
+    race.window_receive_total += receive_us;
+    race.window_receive_worst = race.window_receive_worst.max(receive_us);
     if race.window_time >= 1.0 {
         race.events_per_second = race.window_events as f64 / f64::from(race.window_time);
         race.worst_frame_ms = race.window_worst;
+        race.receive_avg_us = race.window_receive_total / race.window_frames as f32;
+        race.receive_worst_us = race.window_receive_worst;
+        race.window_frames = 0;
+        race.window_receive_total = 0.0;
+        race.window_receive_worst = 0.0;
         race.window_events = 0;
         race.window_time = 0.0;
         race.window_worst = 0.0;
@@ -299,8 +320,13 @@ fn update_hud(
     let frame_ms = race.frame_times.back().copied().unwrap_or(0.0);
     if let Ok(mut text) = hud.single_mut() {
         text.0 = format!(
-            "racers {racers}   events/s {:.0}   total {}\nframe {frame_ms:.1} ms   worst in last second {:.1} ms",
-            race.events_per_second, race.events, race.worst_frame_ms,
+            "racers {racers}   events/s {:.0}   total {}\nframe {frame_ms:.1} ms   worst in last second {:.1} ms\n\
+             SSE receive {:.0} µs/frame, worst {:.0} µs",
+            race.events_per_second,
+            race.events,
+            race.worst_frame_ms,
+            race.receive_avg_us,
+            race.receive_worst_us,
         );
     }
     let mut order: Vec<(usize, f32)> = race
@@ -335,5 +361,7 @@ fn update_hud(
     report.set("racers", racers);
     report.set("events_per_second", race.events_per_second.round());
     report.set("worst_frame_ms", f64::from(race.worst_frame_ms));
+    report.set("receive_avg_us", f64::from(race.receive_avg_us).round());
+    report.set("receive_worst_us", f64::from(race.receive_worst_us).round());
     report.ready = racers > 0 && race.streaming_for >= 3.0 && race.events_per_second > 0.0;
 }

@@ -1,10 +1,8 @@
-//! The IO side: one task per connection attempt, on Bevy's [`IoTaskPool`].
+//! The IO side: one task per connection attempt, on the app's IO thread (see `io.rs`).
 //!
 //! The task sends the request, checks the response, parses the body and sends what it finds to
-//! the ECS in batches (one per body chunk) over the shared bounded channel. When the attempt
-//! ends, it sends why and exits; the ECS side decides what comes next.
-//!
-//! [`IoTaskPool`]: bevy::tasks::IoTaskPool
+//! the ECS in batches (the body chunks that are ready, together) over the shared bounded
+//! channel. When the attempt ends, it sends why and exits; the ECS side decides what comes next.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +12,7 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderVal
 use reqwest::{Method, StatusCode};
 
 use crate::error::SseError;
-use crate::parser::{MessageEvent, Parsed, ParserLimits, SseParser};
+use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
 
 /// One thing an attempt reports.
 #[derive(Debug)]
@@ -138,33 +136,87 @@ where
             Err(source) => return Ok(End::Failed(SseError::from_client(url, source))),
         };
         let mut frames = Vec::new();
-        let mut done = false;
-        let fed = parser.feed_bytes(&chunk, |item| {
-            if done {
-                // Nothing after the sentinel is delivered.
-                return;
-            }
-            frames.push(match item {
-                Parsed::Message(event) if sentinel == Some(event.data()) => {
-                    done = true;
-                    return;
+        let mut fed = chunk.len();
+        let mut outcome = feed(&mut parser, &chunk, sentinel, &mut frames);
+        // Chunks that are already here join the same batch: servers often send each event as
+        // its own HTTP chunk (axum does), and one batch per event would cost a channel send and
+        // an ECS-side dequeue each. Only what is ready is taken; nothing waits for more.
+        let mut ended = None;
+        while matches!(outcome, Fed::More) && frames.len() < COALESCE_FRAMES && fed < COALESCE_BYTES
+        {
+            match futures_lite::future::poll_once(response.chunk()).await {
+                Some(Ok(Some(chunk))) => {
+                    fed += chunk.len();
+                    outcome = feed(&mut parser, &chunk, sentinel, &mut frames);
                 }
-                Parsed::Message(event) => Frame::Message(event),
-                Parsed::Comment(text) => Frame::Comment(text.into_owned()),
-                Parsed::Retry(retry) => Frame::Retry(retry),
-                Parsed::LastEventId(id) => Frame::LastEventId(id.into_owned()),
-            });
-        });
+                Some(Ok(None)) => {
+                    ended = Some(SseError::StreamEnded { url: url.clone() });
+                    break;
+                }
+                Some(Err(source)) => {
+                    ended = Some(SseError::from_client(url.clone(), source));
+                    break;
+                }
+                None => break,
+            }
+        }
         if !frames.is_empty() && send(frames).await.is_err() {
             // The ECS side is gone (app exit): stop quietly.
             return Ok(End::Failed(SseError::StreamEnded { url }));
         }
+        match outcome {
+            Fed::More => {}
+            Fed::Done => return Ok(End::Done),
+            Fed::Failed(source) => return Ok(End::Failed(SseError::Parse { url, source })),
+        }
+        if let Some(error) = ended {
+            return Ok(End::Failed(error));
+        }
+    }
+}
+
+/// At most this many frames, or this many body bytes, go into one coalesced batch.
+const COALESCE_FRAMES: usize = 4096;
+const COALESCE_BYTES: usize = 256 * 1024;
+
+/// What feeding one chunk led to.
+enum Fed {
+    /// Keep reading.
+    More,
+    /// The done sentinel arrived; nothing after it was kept.
+    Done,
+    /// The chunk broke a parser limit.
+    Failed(ParseError),
+}
+
+/// Parses one chunk into `frames`, stopping at the done sentinel.
+fn feed(
+    parser: &mut SseParser,
+    chunk: &bytes::Bytes,
+    sentinel: Option<&str>,
+    frames: &mut Vec<Frame>,
+) -> Fed {
+    let mut done = false;
+    let fed = parser.feed_bytes(chunk, |item| {
         if done {
-            return Ok(End::Done);
+            // Nothing after the sentinel is delivered.
+            return;
         }
-        if let Err(source) = fed {
-            return Ok(End::Failed(SseError::Parse { url, source }));
-        }
+        frames.push(match item {
+            Parsed::Message(event) if sentinel == Some(event.data()) => {
+                done = true;
+                return;
+            }
+            Parsed::Message(event) => Frame::Message(event),
+            Parsed::Comment(text) => Frame::Comment(text.into_owned()),
+            Parsed::Retry(retry) => Frame::Retry(retry),
+            Parsed::LastEventId(id) => Frame::LastEventId(id.into_owned()),
+        });
+    });
+    match (done, fed) {
+        (true, _) => Fed::Done,
+        (false, Err(error)) => Fed::Failed(error),
+        (false, Ok(())) => Fed::More,
     }
 }
 

@@ -8,16 +8,17 @@ use std::time::Duration;
 use bevy::ecs::system::SystemId;
 use bevy::log::tracing::Span;
 use bevy::platform::collections::HashMap;
+use bevy::platform::time::Instant;
 use bevy::prelude::*;
-use bevy::tasks::{IoTaskPool, Task};
 
 use crate::connection::{AttemptRequest, Batch, Frame, run_attempt};
 use crate::error::SseError;
+use crate::io::{IoTask, IoThread};
 use crate::message::{
     SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
 };
 use crate::parser::ParserLimits;
-use crate::plugin::SseClient;
+use crate::plugin::{SseClient, SseStats};
 use crate::retry::RetryPolicy;
 use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
 
@@ -30,9 +31,11 @@ pub(crate) struct SseConfig {
     pub(crate) retry_policy: RetryPolicy,
 }
 
-/// The channel every IO task sends to, and what is left of a batch cut by the frame budget.
+/// The IO thread, the channel every IO task sends to, and what is left of a batch cut by the
+/// frame budget.
 #[derive(Resource)]
 pub(crate) struct SseRuntime {
+    io: IoThread,
     pub(crate) tx: async_channel::Sender<Batch>,
     pub(crate) rx: async_channel::Receiver<Batch>,
     pending: VecDeque<Batch>,
@@ -43,6 +46,7 @@ impl SseRuntime {
     pub(crate) fn new(capacity: usize) -> Self {
         let (tx, rx) = async_channel::bounded(capacity.max(1));
         Self {
+            io: IoThread::start(),
             tx,
             rx,
             pending: VecDeque::new(),
@@ -54,7 +58,7 @@ impl SseRuntime {
 /// The running attempt. Dropping it cancels the IO task.
 #[derive(Component)]
 pub(crate) struct Connection {
-    _task: Task<()>,
+    _task: IoTask,
     attempt: u64,
     /// When the stream opened, on [`Time`].
     opened_at: Option<Duration>,
@@ -80,6 +84,7 @@ pub(crate) struct SseHandlers(pub(crate) HashMap<String, SystemId<In<SseMessage>
 
 /// Runs in `PreUpdate`: applies what the IO tasks sent since the last frame.
 pub(crate) fn receive(world: &mut World) {
+    let started = Instant::now();
     let budget = world
         .resource::<SseConfig>()
         .max_messages_per_frame
@@ -107,6 +112,10 @@ pub(crate) fn receive(world: &mut World) {
             world.resource_mut::<SseRuntime>().pending.push_front(batch);
         }
     }
+    let mut stats = world.resource_mut::<SseStats>();
+    stats.frame_messages = delivered;
+    stats.total_messages += delivered as u64;
+    stats.frame_receive_time = started.elapsed();
 }
 
 /// Applies frames in order until `budget` messages are delivered; returns how many were.
@@ -441,7 +450,7 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         run_attempt(request, entity, attempt, tx),
         span.clone(),
     );
-    let task = IoTaskPool::get().spawn(async_compat::Compat::new(future));
+    let task = world.resource::<SseRuntime>().io.spawn(future);
     world.entity_mut(entity).remove::<RetryTimer>().insert((
         Connection {
             _task: task,

@@ -24,6 +24,12 @@
 //!     .run();
 //! ```
 //!
+//! Connections run on one IO thread per app: a current-thread tokio runtime on which reqwest's
+//! own connection tasks run too, so a body handed over in many small HTTP chunks never crosses
+//! threads per chunk. Events reach the ECS in batches over a bounded channel, drained in
+//! `PreUpdate` ([`SseSystems::Receive`](plugin::SseSystems::Receive)); [`SseStats`](plugin::SseStats)
+//! says what that cost in the last frame.
+//!
 //! The [`parser`] module is usable on its own: feed it bytes from any source, get events out.
 //!
 //! ```
@@ -46,6 +52,7 @@ pub mod commands;
 mod connection;
 mod dispatch;
 pub mod error;
+mod io;
 pub mod message;
 pub mod parser;
 pub mod plugin;
@@ -62,7 +69,7 @@ pub mod prelude {
         SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
     };
     pub use crate::parser::MessageEvent;
-    pub use crate::plugin::{SseClient, SsePlugin, SseSystems};
+    pub use crate::plugin::{SseClient, SsePlugin, SseStats, SseSystems};
     pub use crate::retry::RetryPolicy;
     pub use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
     pub use reqwest::Method;

@@ -15,7 +15,7 @@ use crate::retry::RetryPolicy;
 /// entities, read [`SseMessage`]s.
 #[derive(Clone, Debug)]
 pub struct SsePlugin {
-    /// How many batches (one per body chunk received) may wait between the IO tasks and the
+    /// How many batches (the body chunks that were ready together) may wait between the IO tasks and the
     /// game. When the game falls behind, the tasks wait, and TCP flow control slows the servers:
     /// memory stays bounded and nothing is dropped. Default 256.
     pub channel_capacity: usize,
@@ -55,6 +55,19 @@ pub enum SseSystems {
     Reconnect,
 }
 
+/// What the plugin's receive step ([`SseSystems::Receive`]) did in the last frame, over all
+/// sources: for a network HUD, or to see what the plugin itself costs a frame.
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SseStats {
+    /// Messages ([`SseMessage`]) delivered in the last frame.
+    pub frame_messages: usize,
+    /// How long the receive step took in the last frame: draining the channel, parsing nothing
+    /// (the IO task already did), writing messages and running observers and named handlers.
+    pub frame_receive_time: Duration,
+    /// Messages delivered since the plugin started.
+    pub total_messages: u64,
+}
+
 /// The HTTP client every source uses. Replace it to set a proxy, root certificates or
 /// timeouts; connections are pooled across sources. Insert it before or after adding the
 /// plugin: the plugin builds its default (with [`SsePlugin::connect_timeout`]) only if none is
@@ -89,6 +102,7 @@ impl Plugin for SsePlugin {
             retry_policy: self.retry_policy.clone(),
         })
         .insert_resource(SseRuntime::new(self.channel_capacity))
+        .init_resource::<SseStats>()
         .add_message::<SseOpened>()
         .add_message::<SseMessage>()
         .add_message::<SseErrored>()

@@ -34,7 +34,7 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// Runs a game to its exit and returns its JSON report and the screenshot's path.
-fn play(name: &str, args: &[&str]) -> (Value, PathBuf) {
+fn play(name: &str, frames: u32, args: &[&str]) -> (Value, PathBuf) {
     // One game at a time: they share two cores with a software renderer, and `xvfb-run -a`
     // started twice at once can pick the same display.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -61,7 +61,7 @@ fn play(name: &str, args: &[&str]) -> (Value, PathBuf) {
             xvfb
         };
     command
-        .args(["--exit-after-frames", "30", "--screenshot"])
+        .args(["--exit-after-frames", &frames.to_string(), "--screenshot"])
         .arg(&screenshot)
         .args(args)
         .current_dir(root)
@@ -144,7 +144,11 @@ fn assert_rendered(path: &Path) {
 #[test]
 fn chat_ticker_routes_events_and_resumes_without_loss_or_repeats() {
     // Mute and unmute the chat handler, force a reconnection, close and reopen, as a player would.
-    let (report, screenshot) = play("chat_ticker", &["--keys", "M@40,M@80,R@120,C@160,O@200"]);
+    let (report, screenshot) = play(
+        "chat_ticker",
+        30,
+        &["--keys", "M@40,M@80,R@120,C@160,O@200"],
+    );
     assert!(report["events"].as_u64().unwrap() >= 30, "{report}");
     assert_eq!(report["lost"], 0, "{report}");
     assert_eq!(report["repeated"], 0, "{report}");
@@ -152,13 +156,19 @@ fn chat_ticker_routes_events_and_resumes_without_loss_or_repeats() {
     assert!(report["reconnects"].as_u64().unwrap() >= 2, "{report}");
     assert_eq!(report["closes"], 1, "{report}");
     assert_eq!(report["muted"], false, "{report}");
+    // `Off` worked: every chat event was either shown by the handler or arrived while muted.
+    let seen = report["chat_seen"].as_u64().unwrap();
+    let shown = report["chat_shown"].as_u64().unwrap();
+    let muted = report["chat_muted"].as_u64().unwrap();
+    assert_eq!(shown + muted, seen, "{report}");
+    assert!(shown > 0, "{report}");
     assert!(report["lobby"].as_u64().unwrap() >= 2, "{report}");
     assert_rendered(&screenshot);
 }
 
 #[test]
 fn swarm_streams_hundreds_of_racers() {
-    let (report, screenshot) = play("swarm", &[]);
+    let (report, screenshot) = play("swarm", 240, &[]);
     assert_eq!(report["racers"], 300, "{report}");
     assert_eq!(report["malformed"], 0, "{report}");
     // At least a few whole ticks of 300 positions (the rate itself is printed, not asserted).
@@ -173,7 +183,7 @@ fn swarm_streams_hundreds_of_racers() {
 #[test]
 fn npc_dialogue_streams_two_answers_one_shot() {
     // The first question is asked at start; Space asks the second once the first is answered.
-    let (report, screenshot) = play("npc_dialogue", &["--keys", "Space@ready"]);
+    let (report, screenshot) = play("npc_dialogue", 30, &["--keys", "Space@ready"]);
     assert_eq!(report["asked"], 2, "{report}");
     assert_eq!(report["answered"], 2, "{report}");
     assert_eq!(report["errors"], 0, "{report}");

@@ -1,0 +1,58 @@
+//! The thread that runs every source's connection.
+//!
+//! One current-thread tokio runtime on a thread of its own, per app. reqwest spawns its
+//! connection tasks (hyper's HTTP/1 dispatchers) with `tokio::spawn`, so they land on this same
+//! thread, next to the stream that reads them. That matters: hyper hands the body over one
+//! HTTP chunk at a time and waits until it is taken, so when the reader runs on another thread
+//! (a Bevy pool thread driven through async-compat, whose tokio thread runs the connection)
+//! every chunk costs two cross-thread wake-ups. Servers that send each event as its own chunk
+//! (axum and most frameworks do) then cap a stream at tens of thousands of events a second;
+//! on one thread it is over a million (see `benches/end_to_end.rs`, `chunked/*`).
+
+use std::future::Future;
+
+/// Owns the IO thread; dropping it (with the app) stops the thread and cancels every task.
+pub(crate) struct IoThread {
+    handle: tokio::runtime::Handle,
+    /// Dropping the sender ends the thread.
+    _stop: async_channel::Sender<()>,
+}
+
+impl IoThread {
+    pub(crate) fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("bevy_eventsource: cannot start the IO runtime");
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        std::thread::Builder::new()
+            .name("bevy_eventsource-io".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let _ = stopped.recv().await;
+                });
+                // Cancel what is left without waiting for blocking work (DNS lookups).
+                runtime.shutdown_background();
+            })
+            .expect("bevy_eventsource: cannot start the IO thread");
+        Self {
+            handle,
+            _stop: stop,
+        }
+    }
+
+    /// Runs `future` on the IO thread; dropping the returned guard cancels it.
+    pub(crate) fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> IoTask {
+        IoTask(self.handle.spawn(future))
+    }
+}
+
+/// A running IO task; dropping it cancels the task.
+pub(crate) struct IoTask(tokio::task::JoinHandle<()>);
+
+impl Drop for IoTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
