@@ -94,12 +94,15 @@ fn setup(mut commands: Commands, fonts: Res<Fonts>, mut race: ResMut<Race>) {
     commands.spawn((
         Node {
             position_type: PositionType::Absolute,
-            left: px(24),
-            top: px(18),
+            left: px(14),
+            top: px(10),
+            padding: UiRect::all(px(10)),
             flex_direction: FlexDirection::Column,
             row_gap: px(4),
+            border_radius: BorderRadius::all(px(10)),
             ..default()
         },
+        BackgroundColor(PANEL),
         children![
             (Text::new("Swarm race"), fonts.bold(30.0), TextColor(BRIGHT)),
             (
