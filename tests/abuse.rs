@@ -421,6 +421,10 @@ fn a_hundred_thousand_event_burst_on_a_frame_budget_loses_nothing() {
             frames += 1;
             assert!(std::time::Instant::now() < deadline, "burst not delivered");
         }
+        // The plugin's own tally agrees.
+        let stats = app.world().resource::<SseStats>();
+        assert_eq!(stats.total_messages, EVENTS + 1);
+        assert!(stats.frame_messages <= BUDGET);
         let counts = app.world().resource::<Counts>();
         println!(
             "burst: {} messages in {frames} frames, at most {} in a frame",
