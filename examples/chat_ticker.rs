@@ -15,11 +15,10 @@ mod game;
 mod game_server;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, state_badge};
+use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
 use serde_json::Value;
 
 /// How many chat lines the ticker keeps.
@@ -62,7 +61,6 @@ struct Feed {
     repeated: u64,
     opens: u64,
     closes: u64,
-    retry_delay: Option<Duration>,
     muted: bool,
     /// `chat` events: seen by the reader, shown by the handler, arrived while muted.
     chat_seen: u64,
@@ -73,9 +71,6 @@ struct Feed {
 
 #[derive(Component)]
 struct Ticker;
-
-#[derive(Component)]
-struct Badge;
 
 #[derive(Component)]
 struct StatusLine;
@@ -94,6 +89,7 @@ fn setup(
     mut commands: Commands,
     fonts: Res<Fonts>,
     mut feed: ResMut<Feed>,
+    mut watched: ResMut<Watched>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<ColorMaterial>>,
 ) {
@@ -104,6 +100,7 @@ fn setup(
         .on_sse_event("chat", on_chat)
         .id();
     feed.source = Some(source);
+    watched.source = Some(source);
 
     // Title.
     commands.spawn((
@@ -125,23 +122,6 @@ fn setup(
     ));
 
     // Connection badge.
-    commands.spawn((
-        Badge,
-        Node {
-            position_type: PositionType::Absolute,
-            right: px(24),
-            top: px(22),
-            padding: UiRect::axes(px(16), px(8)),
-            border_radius: BorderRadius::all(px(18)),
-            ..default()
-        },
-        BackgroundColor(state_badge(ReadyState::Initial).1),
-        children![(
-            Text::new("INITIAL"),
-            fonts.bold(20.0),
-            TextColor(Color::BLACK)
-        )],
-    ));
 
     // The ticker panel.
     commands.spawn((
@@ -390,32 +370,22 @@ fn track_state(
     mut changes: MessageReader<SseStateChanged>,
     mut retries: MessageReader<SseRetrying>,
     mut feed: ResMut<Feed>,
-    mut commands: Commands,
-    badge: Query<(Entity, &Children), With<Badge>>,
-    mut texts: Query<&mut Text>,
+    mut watched: ResMut<Watched>,
 ) {
     for retry in retries.read() {
-        feed.retry_delay = Some(retry.delay);
+        watched.note = Some(format!("in {} ms", retry.delay.as_millis()));
     }
     for change in changes.read() {
         match change.new {
             ReadyState::Open => {
                 feed.opens += 1;
-                feed.retry_delay = None;
+                watched.note = None;
             }
-            ReadyState::Closed => feed.closes += 1,
+            ReadyState::Closed => {
+                feed.closes += 1;
+                watched.note = None;
+            }
             _ => {}
-        }
-        let (label, color) = state_badge(change.new);
-        let label = match (change.new, feed.retry_delay) {
-            (ReadyState::Retrying, Some(delay)) => format!("{label} in {} ms", delay.as_millis()),
-            _ => label.to_owned(),
-        };
-        if let Ok((entity, children)) = badge.single() {
-            commands.entity(entity).insert(BackgroundColor(color));
-            if let Some(mut text) = children.first().and_then(|&c| texts.get_mut(c).ok()) {
-                text.0 = label;
-            }
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bevy::image::{ImageLoaderSettings, ImageSampler};
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, state_badge};
+use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
 use serde_json::{Value, json};
 
 const QUESTIONS: [&str; 6] = [
@@ -93,9 +93,6 @@ enum Line {
 }
 
 #[derive(Component)]
-struct Badge;
-
-#[derive(Component)]
 struct QuestionList;
 
 fn setup(mut commands: Commands, fonts: Res<Fonts>, assets: Res<AssetServer>) {
@@ -140,23 +137,6 @@ fn setup(mut commands: Commands, fonts: Res<Fonts>, assets: Res<AssetServer>) {
             ),
             (Line::Stats, Text::new(""), fonts.text(14.0), TextColor(DIM)),
         ],
-    ));
-    commands.spawn((
-        Badge,
-        Node {
-            position_type: PositionType::Absolute,
-            right: px(24),
-            top: px(22),
-            padding: UiRect::axes(px(16), px(8)),
-            border_radius: BorderRadius::all(px(18)),
-            ..default()
-        },
-        BackgroundColor(state_badge(ReadyState::Initial).1),
-        children![(
-            Text::new("INITIAL"),
-            fonts.bold(20.0),
-            TextColor(Color::BLACK)
-        )],
     ));
 
     // The questions, the asked one highlighted.
@@ -234,7 +214,7 @@ fn setup(mut commands: Commands, fonts: Res<Fonts>, assets: Res<AssetServer>) {
 }
 
 /// Sends the next question: a POST with an OpenAI-style JSON body, one-shot, ended by `[DONE]`.
-fn ask_next(mut commands: Commands, mut dialogue: ResMut<Dialogue>) {
+fn ask_next(mut commands: Commands, mut dialogue: ResMut<Dialogue>, mut watched: ResMut<Watched>) {
     let question = QUESTIONS[dialogue.next % QUESTIONS.len()];
     dialogue.next += 1;
     dialogue.asked += 1;
@@ -260,6 +240,7 @@ fn ask_next(mut commands: Commands, mut dialogue: ResMut<Dialogue>) {
         .observe(on_error)
         .observe(on_closed)
         .id();
+    watched.source = Some(source);
     if let Some(old) = dialogue.current.replace(Ask {
         source,
         question,
@@ -346,33 +327,20 @@ fn type_out(time: Res<Time>, mut dialogue: ResMut<Dialogue>, mut typed: Local<f3
     ask.shown = (ask.shown + step).min(available);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn update_hud(
     dialogue: Res<Dialogue>,
     time: Res<Time>,
-    states: Query<&ReadyState>,
     mut texts: Query<(&mut Text, Option<&Line>)>,
     list: Query<&Children, With<QuestionList>>,
     mut colors: Query<&mut TextColor>,
-    mut badge: Query<(&mut BackgroundColor, &Children), With<Badge>>,
     mut report: ResMut<Report>,
 ) {
     let Some(ask) = &dialogue.current else {
         return;
     };
-    let state = states
-        .get(ask.source)
-        .copied()
-        .unwrap_or(ReadyState::Closed);
     let typed: String = ask.received.chars().take(ask.shown).collect();
     let typing = ask.shown < ask.received.chars().count() || !ask.done();
     let blink = ((time.elapsed_secs() * 3.0) as u32).is_multiple_of(2);
-    let (label, color) = state_badge(state);
-    let mut badge_label = None;
-    for (mut background, children) in &mut badge {
-        background.0 = color;
-        badge_label = children.first().copied();
-    }
     for (mut text, line) in &mut texts {
         match line {
             Some(Line::Question) => text.0 = format!("You: {}", ask.question),
@@ -406,11 +374,6 @@ fn update_hud(
             }
             None => {}
         }
-    }
-    if let Some(label_entity) = badge_label
-        && let Ok((mut text, _)) = texts.get_mut(label_entity)
-    {
-        text.0 = label.to_owned();
     }
     if let Ok(children) = list.single() {
         let asked = (dialogue.next + QUESTIONS.len() - 1) % QUESTIONS.len();

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, state_badge};
+use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
 
 /// Frame times kept for the graph.
 const GRAPH_FRAMES: usize = 240;
@@ -85,11 +85,14 @@ struct Hud;
 #[derive(Component)]
 struct Leaders;
 
-#[derive(Component)]
-struct Badge;
-
-fn setup(mut commands: Commands, fonts: Res<Fonts>, mut race: ResMut<Race>) {
+fn setup(
+    mut commands: Commands,
+    fonts: Res<Fonts>,
+    mut race: ResMut<Race>,
+    mut watched: ResMut<Watched>,
+) {
     race.source = Some(commands.spawn(EventSource::new(race.url.clone())).id());
+    watched.source = race.source;
 
     commands.spawn((
         Node {
@@ -123,23 +126,6 @@ fn setup(mut commands: Commands, fonts: Res<Fonts>, mut race: ResMut<Race>) {
             bottom: px(124),
             ..default()
         },
-    ));
-    commands.spawn((
-        Badge,
-        Node {
-            position_type: PositionType::Absolute,
-            right: px(24),
-            top: px(22),
-            padding: UiRect::axes(px(16), px(8)),
-            border_radius: BorderRadius::all(px(18)),
-            ..default()
-        },
-        BackgroundColor(state_badge(ReadyState::Initial).1),
-        children![(
-            Text::new("INITIAL"),
-            fonts.bold(20.0),
-            TextColor(Color::BLACK)
-        )],
     ));
     commands.spawn((
         Node {
@@ -307,18 +293,10 @@ fn draw_track_and_graph(mut gizmos: Gizmos, race: Res<Race>) {
 
 fn update_hud(
     race: Res<Race>,
-    states: Query<&ReadyState>,
     mut hud: Query<&mut Text, (With<Hud>, Without<Leaders>)>,
     mut leaders: Query<&mut Text, (With<Leaders>, Without<Hud>)>,
-    mut badge: Query<(&mut BackgroundColor, &Children), With<Badge>>,
-    mut badge_text: Query<&mut Text, (Without<Hud>, Without<Leaders>)>,
     mut report: ResMut<Report>,
 ) {
-    let state = race
-        .source
-        .and_then(|source| states.get(source).ok())
-        .copied()
-        .unwrap_or_default();
     let racers = race.racers.iter().flatten().count();
     let frame_ms = race.frame_times.back().copied().unwrap_or(0.0);
     if let Ok(mut text) = hud.single_mut() {
@@ -351,14 +329,6 @@ fn update_hud(
             .collect::<Vec<_>>()
             .join("\n");
     }
-    for (mut background, children) in &mut badge {
-        let (label, color) = state_badge(state);
-        background.0 = color;
-        if let Some(mut text) = children.first().and_then(|&c| badge_text.get_mut(c).ok()) {
-            text.0 = label.to_owned();
-        }
-    }
-
     report.set("events", race.events);
     report.set("malformed", race.malformed);
     report.set("racers", racers);

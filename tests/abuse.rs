@@ -103,14 +103,15 @@ fn first_error_then_retry(app: &mut App, source: Entity) -> SseError {
     collected::<SseErrored>(app)[0].error.clone()
 }
 
-#[test]
-fn endless_line_is_cut_at_the_line_limit() {
-    let addr = serve_with(|stream| {
-        let _ = stream.write_all(format!("{OK_HEAD}data: ").as_bytes());
-        write_forever(stream, &[b'a'; 64 * 1024], 1 << 30);
-    });
+/// Streams from `body` against 1 MiB limits until the first error; returns the parse error and
+/// the peak heap. No message may arrive, and a reconnection must follow.
+fn over_the_limit(
+    name: &str,
+    body: impl Fn(&mut TcpStream) + Send + Sync + 'static,
+) -> (ParseError, usize) {
+    let addr = serve_with(body);
     let mut error = None;
-    let peak = peak_heap_of("endless line (1 MiB line limit)", || {
+    let peak = peak_heap_of(name, || {
         let mut app = test_app_with(small_limits());
         collect::<SseErrored>(&mut app);
         collect::<SseRetrying>(&mut app);
@@ -122,51 +123,30 @@ fn endless_line_is_cut_at_the_line_limit() {
         error = Some(first_error_then_retry(&mut app, source));
         assert!(collected::<SseMessage>(&app).is_empty());
     });
-    let error = error.unwrap();
-    assert!(
-        matches!(
-            error,
-            SseError::Parse {
-                source: ParseError::LineTooLong { limit: MIB },
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    match error.unwrap() {
+        SseError::Parse { source, .. } => (source, peak),
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+#[test]
+fn endless_line_is_cut_at_the_line_limit() {
+    let (error, peak) = over_the_limit("endless line (1 MiB line limit)", |stream| {
+        let _ = stream.write_all(format!("{OK_HEAD}data: ").as_bytes());
+        write_forever(stream, &[b'a'; 64 * 1024], 1 << 30);
+    });
+    assert_eq!(error, ParseError::LineTooLong { limit: MIB });
     assert!(peak < 8 * MIB, "{peak} bytes");
 }
 
 #[test]
 fn endless_event_is_cut_at_the_event_limit() {
-    let addr = serve_with(|stream| {
+    let (error, peak) = over_the_limit("endless event (1 MiB event limit)", |stream| {
         let _ = stream.write_all(OK_HEAD.as_bytes());
         let line = format!("data: {}\n", "x".repeat(1000));
         write_forever(stream, line.repeat(64).as_bytes(), 1 << 30);
     });
-    let mut error = None;
-    let peak = peak_heap_of("endless event (1 MiB event limit)", || {
-        let mut app = test_app_with(small_limits());
-        collect::<SseErrored>(&mut app);
-        collect::<SseRetrying>(&mut app);
-        collect::<SseMessage>(&mut app);
-        let source = app
-            .world_mut()
-            .spawn(EventSource::new(format!("http://{addr}/")))
-            .id();
-        error = Some(first_error_then_retry(&mut app, source));
-        assert!(collected::<SseMessage>(&app).is_empty());
-    });
-    let error = error.unwrap();
-    assert!(
-        matches!(
-            error,
-            SseError::Parse {
-                source: ParseError::EventTooLarge { limit: MIB },
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_eq!(error, ParseError::EventTooLarge { limit: MIB });
     assert!(peak < 8 * MIB, "{peak} bytes");
 }
 

@@ -190,7 +190,10 @@ pub fn game_app(title: &str, args: &GameArgs) -> App {
     .insert_resource(ClearColor(BACKGROUND))
     .insert_resource(args.clone())
     .init_resource::<Report>()
-    .add_systems(PreStartup, setup_common);
+    .init_resource::<Watched>()
+    .add_systems(PreStartup, setup_common)
+    .add_systems(Startup, spawn_badge)
+    .add_systems(PostUpdate, show_badge);
     if let Some(after) = args.exit_after_frames {
         app.insert_resource(Smoke {
             after,
@@ -314,8 +317,67 @@ fn smoke_test(
     }
 }
 
+/// The source the connection badge (top right) shows, and a note after its state.
+#[derive(Resource, Default)]
+pub struct Watched {
+    /// The source; a despawned one shows as closed.
+    pub source: Option<Entity>,
+    /// Shown after the state, e.g. `in 400 ms`.
+    pub note: Option<String>,
+}
+
+#[derive(Component)]
+struct Badge;
+
+#[derive(Component)]
+struct BadgeLabel;
+
+fn spawn_badge(mut commands: Commands, fonts: Res<Fonts>) {
+    commands.spawn((
+        Badge,
+        Node {
+            position_type: PositionType::Absolute,
+            right: px(24),
+            top: px(22),
+            padding: UiRect::axes(px(16), px(8)),
+            border_radius: BorderRadius::all(px(18)),
+            ..default()
+        },
+        BackgroundColor(state_badge(ReadyState::Initial).1),
+        children![(
+            BadgeLabel,
+            Text::new("INITIAL"),
+            fonts.bold(20.0),
+            TextColor(Color::BLACK)
+        )],
+    ));
+}
+
+/// Paints the badge with the watched source's `ReadyState`.
+fn show_badge(
+    watched: Res<Watched>,
+    states: Query<&ReadyState>,
+    mut badge: Query<&mut BackgroundColor, With<Badge>>,
+    mut label: Query<&mut Text, With<BadgeLabel>>,
+) {
+    let Some(source) = watched.source else {
+        return;
+    };
+    let state = states.get(source).copied().unwrap_or(ReadyState::Closed);
+    let (name, color) = state_badge(state);
+    for mut background in &mut badge {
+        background.0 = color;
+    }
+    for mut text in &mut label {
+        text.0 = match &watched.note {
+            Some(note) => format!("{name} {note}"),
+            None => name.to_owned(),
+        };
+    }
+}
+
 /// The badge text and colour for a connection state.
-pub fn state_badge(state: ReadyState) -> (&'static str, Color) {
+fn state_badge(state: ReadyState) -> (&'static str, Color) {
     match state {
         ReadyState::Initial => ("INITIAL", Color::srgb(0.45, 0.47, 0.52)),
         ReadyState::Connecting => ("CONNECTING", Color::srgb(0.95, 0.70, 0.20)),
