@@ -13,6 +13,8 @@
 mod game;
 #[path = "support/game_server.rs"]
 mod game_server;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::collections::HashMap;
 
@@ -30,10 +32,7 @@ const SLOTS: usize = 12;
 
 fn main() -> AppExit {
     let args = GameArgs::from_env("chat_ticker");
-    let url = match &args.url {
-        Some(url) => url.clone(),
-        None => format!("http://{}/chat", game_server::start()),
-    };
+    let url = game_server::url_or_start(args.url.as_deref(), "/chat");
     let mut app = game::game_app("bevy_eventsource: lobby feed", &args);
     app.insert_resource(Feed { url, ..default() })
         .add_systems(Startup, setup)

@@ -12,6 +12,8 @@
 mod game;
 #[path = "support/game_server.rs"]
 mod game_server;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::time::{Duration, Instant};
 
@@ -35,10 +37,7 @@ const TYPING_SPEED: f32 = 90.0;
 
 fn main() -> AppExit {
     let args = GameArgs::from_env("npc_dialogue");
-    let url = match &args.url {
-        Some(url) => url.clone(),
-        None => format!("http://{}/v1/chat/completions", game_server::start()),
-    };
+    let url = game_server::url_or_start(args.url.as_deref(), "/v1/chat/completions");
     let mut app = game::game_app("bevy_eventsource: NPC dialogue", &args);
     app.insert_resource(Dialogue {
         url,
@@ -256,13 +255,15 @@ fn ask_next(mut commands: Commands, mut dialogue: ResMut<Dialogue>, mut watched:
     }
 }
 
+/// The question being answered, if `source` is its request (an older request's late events are
+/// ignored).
+fn asked_by(current: &mut Option<Ask>, source: Entity) -> Option<&mut Ask> {
+    current.as_mut().filter(|ask| ask.source == source)
+}
+
 fn on_token(token: On<SseMessage>, mut dialogue: ResMut<Dialogue>) {
     let dialogue = &mut *dialogue;
-    let Some(ask) = dialogue
-        .current
-        .as_mut()
-        .filter(|ask| ask.source == token.entity)
-    else {
+    let Some(ask) = asked_by(&mut dialogue.current, token.entity) else {
         return;
     };
     let chunk: Value = serde_json::from_str(token.data()).unwrap_or_default();
@@ -275,11 +276,7 @@ fn on_token(token: On<SseMessage>, mut dialogue: ResMut<Dialogue>) {
 
 fn on_error(error: On<SseErrored>, mut dialogue: ResMut<Dialogue>) {
     let dialogue = &mut *dialogue;
-    if let Some(ask) = dialogue
-        .current
-        .as_mut()
-        .filter(|ask| ask.source == error.entity)
-    {
+    if let Some(ask) = asked_by(&mut dialogue.current, error.entity) {
         ask.error = Some(error.error.to_string());
         dialogue.errors += 1;
     }
@@ -289,11 +286,7 @@ fn on_error(error: On<SseErrored>, mut dialogue: ResMut<Dialogue>) {
 /// the request entity goes away.
 fn on_closed(closed: On<SseClosed>, mut commands: Commands, mut dialogue: ResMut<Dialogue>) {
     let dialogue = &mut *dialogue;
-    if let Some(ask) = dialogue
-        .current
-        .as_mut()
-        .filter(|ask| ask.source == closed.entity)
-    {
+    if let Some(ask) = asked_by(&mut dialogue.current, closed.entity) {
         ask.finished = Some(ask.started.elapsed());
         if ask.error.is_none() {
             dialogue.answered += 1;

@@ -11,6 +11,8 @@
 
 #[path = "support/demo_server.rs"]
 mod demo_server;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -12,6 +12,8 @@
 mod game;
 #[path = "support/game_server.rs"]
 mod game_server;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::collections::VecDeque;
 
@@ -24,10 +26,7 @@ const GRAPH_FRAMES: usize = 240;
 
 fn main() -> AppExit {
     let args = GameArgs::from_env("swarm");
-    let url = match &args.url {
-        Some(url) => url.clone(),
-        None => format!("http://{}/swarm?racers=300&hz=30", game_server::start()),
-    };
+    let url = game_server::url_or_start(args.url.as_deref(), "/swarm?racers=300&hz=30");
     let mut app = game::game_app("bevy_eventsource: swarm race", &args);
     app.insert_resource(Race { url, ..default() })
         .add_systems(Startup, setup)

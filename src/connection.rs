@@ -136,17 +136,19 @@ where
             Err(source) => return Ok(End::Failed(SseError::from_client(url, source))),
         };
         let mut frames = Vec::new();
-        let mut fed = chunk.len();
+        let mut bytes = chunk.len();
         let mut outcome = feed(&mut parser, &chunk, sentinel, &mut frames);
         // Chunks that are already here join the same batch: servers often send each event as
         // its own HTTP chunk (axum does), and one batch per event would cost a channel send and
         // an ECS-side dequeue each. Only what is ready is taken; nothing waits for more.
         let mut ended = None;
-        while matches!(outcome, Fed::More) && frames.len() < COALESCE_FRAMES && fed < COALESCE_BYTES
+        while matches!(outcome, Fed::More)
+            && frames.len() < COALESCE_FRAMES
+            && bytes < COALESCE_BYTES
         {
             match futures_lite::future::poll_once(response.chunk()).await {
                 Some(Ok(Some(chunk))) => {
-                    fed += chunk.len();
+                    bytes += chunk.len();
                     outcome = feed(&mut parser, &chunk, sentinel, &mut frames);
                 }
                 Some(Ok(None)) => {

@@ -6,6 +6,8 @@
 mod app;
 #[path = "../examples/support/demo_server.rs"]
 mod demo_server;
+#[path = "../examples/support/loopback.rs"]
+mod loopback;
 
 use std::time::Duration;
 

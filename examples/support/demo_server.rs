@@ -37,27 +37,10 @@ impl Default for DemoConfig {
 
 /// Starts the server on a background thread; returns its address once it accepts connections.
 pub fn start(config: DemoConfig) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("demo-sse-server".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind loopback");
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new()
-                    .route("/events", get(events))
-                    .with_state(config);
-                axum::serve(listener, app).await.expect("demo server");
-            });
-        })
-        .expect("spawn the demo server thread");
-    rx.recv().expect("demo server address")
+    let app = Router::new()
+        .route("/events", get(events))
+        .with_state(config);
+    crate::loopback::serve("demo-sse-server", app)
 }
 
 async fn events(

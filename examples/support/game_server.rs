@@ -28,30 +28,20 @@ use serde_json::{Value, json};
 
 /// Starts the server on a background thread; returns its address once it accepts connections.
 pub fn start() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("demo-game-server".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind loopback");
-                tx.send(listener.local_addr().expect("local address"))
-                    .expect("send the address");
-                let app = Router::new()
-                    .route("/chat", get(chat))
-                    .route("/swarm", get(swarm))
-                    .route("/v1/chat/completions", post(completions))
-                    .with_state(Arc::new(lobby_script(20_000)));
-                axum::serve(listener, app).await.expect("demo server");
-            });
-        })
-        .expect("spawn the demo server thread");
-    rx.recv().expect("demo server address")
+    let app = Router::new()
+        .route("/chat", get(chat))
+        .route("/swarm", get(swarm))
+        .route("/v1/chat/completions", post(completions))
+        .with_state(Arc::new(lobby_script(20_000)));
+    crate::loopback::serve("demo-game-server", app)
+}
+
+/// The URL a game connects to: `--url` if given, else `path` on a newly started embedded server.
+pub fn url_or_start(given: Option<&str>, path: &str) -> String {
+    match given {
+        Some(url) => url.to_owned(),
+        None => format!("http://{}{path}", start()),
+    }
 }
 
 // --- chat ------------------------------------------------------------------------------------
