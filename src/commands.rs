@@ -4,7 +4,9 @@
 use bevy::ecs::system::IntoSystem;
 use bevy::prelude::*;
 
-use crate::dispatch::{self, SseHandlers};
+use crate::delivery::SseHandlers;
+use crate::lifecycle;
+use crate::message::CloseReason;
 use crate::message::SseMessage;
 
 /// Methods on a source entity's commands.
@@ -25,15 +27,17 @@ use crate::message::SseMessage;
 /// # bevy::ecs::system::assert_is_system(subscribe);
 /// ```
 pub trait SseEntityCommandsExt {
-    /// Closes the source (BestHTTP: `Close`): `Closing`, the connection dropped, `Closed`,
-    /// [`SseClosed`](crate::message::SseClosed). It stays closed until reopened.
+    /// Closes the source (BestHTTP: `Close`): the connection dropped, `Closing`, `Closed`,
+    /// [`SseClosed`](crate::message::SseClosed) with [`CloseReason::Requested`]. It stays closed
+    /// until reopened. A source spawned in this frame closes before any request goes out.
     fn close_event_source(&mut self) -> &mut Self;
 
     /// Reopens a closed source (BestHTTP: `Open`), keeping its last event ID.
     fn open_event_source(&mut self) -> &mut Self;
 
     /// Drops the current stream (or the wait for the next attempt) and connects again at once,
-    /// sending the last event ID. A closed source reopens.
+    /// sending the last event ID. A closed source reopens; a source spawned in this frame opens
+    /// now, once.
     fn reconnect_event_source(&mut self) -> &mut Self;
 
     /// Runs `handler` for each message whose event type is `event_type` (BestHTTP: `On`).
@@ -51,15 +55,17 @@ pub trait SseEntityCommandsExt {
 
 impl SseEntityCommandsExt for EntityCommands<'_> {
     fn close_event_source(&mut self) -> &mut Self {
-        self.queue(world_command(dispatch::close))
+        self.queue(world_command(|world, entity| {
+            lifecycle::close(world, entity, CloseReason::Requested);
+        }))
     }
 
     fn open_event_source(&mut self) -> &mut Self {
-        self.queue(world_command(dispatch::open))
+        self.queue(world_command(lifecycle::open))
     }
 
     fn reconnect_event_source(&mut self) -> &mut Self {
-        self.queue(world_command(dispatch::restart))
+        self.queue(world_command(lifecycle::reconnect_now))
     }
 
     fn on_sse_event<M>(

@@ -1,73 +1,114 @@
 //! [`SseError`]: why a connection attempt failed or ended.
 
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::parser::ParseError;
 
+/// A source's URL as errors carry it: [`Display`](fmt::Display) and [`Debug`] show it without
+/// credentials and with its query replaced by `?…` (both often carry tokens, and errors end up
+/// in logs); [`as_str`](Self::as_str) (or deref) gives the whole URL. Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SourceUrl(Arc<str>);
+
+impl SourceUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<Arc<str>>) -> Self {
+        Self(url.into())
+    }
+
+    /// The whole URL, query and credentials included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for SourceUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SourceUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+impl fmt::Debug for SourceUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", redact(&self.0))
+    }
+}
+
 /// Why a connection attempt failed or ended. Carried by [`SseErrored`](crate::message::SseErrored).
 ///
-/// Every variant keeps the URL ([`url`](Self::url)). The messages show it without its query string
-/// and credentials (`https://host/path?…`), since those often carry tokens and the messages end up
-/// in logs. Cheap to clone (the large parts are shared).
+/// Every variant keeps the URL ([`url`](Self::url)). The messages, and `Debug`, show it without its
+/// query string and credentials (`https://host/path?…`), since those often carry tokens and the
+/// messages end up in logs. Cheap to clone (the large parts are shared).
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SseError {
     /// The request could not be built: a bad URL, header name or header value.
-    #[error("{}: invalid request: {reason}", redact(url))]
+    #[error("{url}: invalid request: {reason}")]
     InvalidRequest {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// What was wrong.
         reason: String,
     },
     /// The connection failed or broke: DNS, TCP, connect timeout, HTTP framing. The source
     /// reconnects. The message includes every cause, e.g. `connection refused`.
-    #[error("{}: connection failed: {}", redact(url), causes(source))]
+    #[error("{url}: connection failed: {}", causes(source))]
     Transport {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The HTTP client's error.
         #[source]
         source: Arc<reqwest::Error>,
     },
-    /// The TLS handshake failed: most often a certificate that is not trusted, has expired or
+    /// The TLS handshake failed while connecting: most often a certificate that is not trusted, has expired or
     /// does not name the host. Trying again cannot help, so the source closes (the standard lets
     /// a client fail the connection when reconnecting is futile). Trust a private root with a
     /// custom [`SseClient`](crate::plugin::SseClient).
-    #[error("{}: TLS failed: {}", redact(url), causes(source))]
+    #[error("{url}: TLS failed: {}", causes(source))]
     Tls {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The HTTP client's error; its sources name the TLS failure.
         #[source]
         source: Arc<reqwest::Error>,
     },
     /// Following redirects failed: a loop, more than the client allows (10 by default), or a
     /// redirect the client's policy refused. The source closes: trying again would loop again.
-    #[error("{}: redirect failed: {}", redact(url), causes(source))]
+    #[error("{url}: redirect failed: {}", causes(source))]
     Redirect {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The HTTP client's error.
         #[source]
         source: Arc<reqwest::Error>,
     },
-    /// No response headers arrived within the source's response timeout.
-    #[error("{}: no response within {timeout_ms} ms", redact(url))]
-    Timeout {
+    /// The response headers did not arrive within the source's response timeout. The source
+    /// reconnects.
+    #[error("{url}: no response within {timeout:?}")]
+    ResponseTimeout {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The timeout in force.
-        timeout_ms: u128,
+        timeout: Duration,
     },
     /// The server answered with a status other than 200 OK. As the standard says, the source
     /// closes and does not reconnect, unless its [`RetryPolicy`](crate::retry::RetryPolicy)
     /// lists the status.
-    #[error("{}: server answered {status}{}", redact(url), body_suffix(.body))]
+    #[error("{url}: server answered {status}{}", body_suffix(.body))]
     Status {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The HTTP status code.
         status: u16,
         /// The start of the response body (at most [`SseError::BODY_PREFIX`] bytes), lossily
@@ -77,43 +118,44 @@ pub enum SseError {
         retry_after: Option<Duration>,
     },
     /// The response was not `text/event-stream`. The source closes and does not reconnect.
-    #[error("{}: Content-Type is {}, not text/event-stream", redact(url), content_type.as_deref().unwrap_or("missing"))]
+    #[error("{url}: Content-Type is {}, not text/event-stream", content_type.as_deref().unwrap_or("missing"))]
     ContentType {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The Content-Type header, if there was one.
         content_type: Option<String>,
     },
-    /// The stream broke a [`ParserLimits`](crate::parser::ParserLimits) bound.
-    #[error("{}: {source}", redact(url))]
+    /// The stream broke a [`ParserLimits`](crate::parser::ParserLimits) bound: the line or event
+    /// was dropped and the stream goes on (the source stays open, nothing reconnects).
+    #[error("{url}: {source}")]
     Parse {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// What the parser found.
         #[source]
         source: ParseError,
     },
     /// The server closed the stream. The source reconnects, as the standard says.
-    #[error("{}: the server ended the stream", redact(url))]
+    #[error("{url}: the server ended the stream")]
     StreamEnded {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
     },
     /// No byte arrived (comments count) within the source's read timeout: the connection is
     /// presumed dead. The source reconnects.
-    #[error("{}: no data for {timeout_ms} ms", redact(url))]
+    #[error("{url}: no data for {timeout:?}")]
     ReadTimeout {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// The timeout in force.
-        timeout_ms: u128,
+        timeout: Duration,
     },
     /// The [`RetryPolicy`](crate::retry::RetryPolicy)'s maximum of consecutive failed attempts
     /// was reached: the source closed.
-    #[error("{}: gave up after {attempts} failed attempts in a row", redact(url))]
+    #[error("{url}: gave up after {attempts} failed attempts in a row")]
     GaveUp {
         /// The source's URL.
-        url: Arc<str>,
+        url: SourceUrl,
         /// How many attempts failed in a row.
         attempts: u32,
     },
@@ -188,9 +230,9 @@ impl SseError {
     /// How many bytes of a refused response's body [`SseError::Status`] keeps.
     pub const BODY_PREFIX: usize = 512;
 
-    /// Classifies an error of the HTTP client: [`Redirect`](Self::Redirect),
+    /// Classifies an error of the HTTP client while connecting: [`Redirect`](Self::Redirect),
     /// [`Tls`](Self::Tls) or [`Transport`](Self::Transport).
-    pub(crate) fn from_client(url: Arc<str>, error: reqwest::Error) -> Self {
+    pub(crate) fn from_connect(url: SourceUrl, error: reqwest::Error) -> Self {
         // The URL is ours to show (redacted); reqwest's own would repeat it in full.
         let error = error.without_url();
         if error.is_redirect() {
@@ -211,6 +253,16 @@ impl SseError {
         }
     }
 
+    /// Classifies an error of the HTTP client on an open stream: always
+    /// [`Transport`](Self::Transport), so the source reconnects. A TLS error there is a broken
+    /// connection, not a certificate the next attempt would meet again.
+    pub(crate) fn from_stream(url: SourceUrl, error: reqwest::Error) -> Self {
+        Self::Transport {
+            url,
+            source: Arc::new(error.without_url()),
+        }
+    }
+
     /// The URL of the source the error belongs to.
     pub fn url(&self) -> &str {
         match self {
@@ -218,13 +270,13 @@ impl SseError {
             | Self::Transport { url, .. }
             | Self::Tls { url, .. }
             | Self::Redirect { url, .. }
-            | Self::Timeout { url, .. }
+            | Self::ResponseTimeout { url, .. }
             | Self::Status { url, .. }
             | Self::ContentType { url, .. }
             | Self::Parse { url, .. }
             | Self::StreamEnded { url }
             | Self::ReadTimeout { url, .. }
-            | Self::GaveUp { url, .. } => url,
+            | Self::GaveUp { url, .. } => url.as_str(),
         }
     }
 

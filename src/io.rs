@@ -9,7 +9,10 @@
 //! (axum and most frameworks do) then cap a stream at tens of thousands of events a second;
 //! on one thread it is over a million (see `benches/end_to_end.rs`, `chunked/*`).
 
-use std::future::Future;
+use bevy::log::tracing::Instrument;
+
+use crate::connection::run_attempt;
+use crate::transport::{AttemptHandle, AttemptRequest, ReportSender, Transport};
 
 /// Owns the IO thread; dropping it (with the app) stops the thread and cancels every task.
 pub(crate) struct IoThread {
@@ -41,15 +44,18 @@ impl IoThread {
             _stop: stop,
         }
     }
+}
 
-    /// Runs `future` on the IO thread; dropping the returned guard cancels it.
-    pub(crate) fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> IoTask {
-        IoTask(self.handle.spawn(future))
+impl Transport for IoThread {
+    fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle {
+        // The task logs in the source's span, the one current when the attempt starts.
+        let future = run_attempt(request, reports).in_current_span();
+        AttemptHandle::new(IoTask(self.handle.spawn(future)))
     }
 }
 
 /// A running IO task; dropping it cancels the task.
-pub(crate) struct IoTask(tokio::task::JoinHandle<()>);
+struct IoTask(tokio::task::JoinHandle<()>);
 
 impl Drop for IoTask {
     fn drop(&mut self) {

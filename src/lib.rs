@@ -50,23 +50,30 @@
 
 pub mod commands;
 mod connection;
-mod dispatch;
+mod delivery;
 pub mod error;
+mod guard;
 mod io;
+mod lifecycle;
 pub mod message;
 pub mod parser;
 pub mod plugin;
+mod request;
 pub mod retry;
+mod runtime;
 pub mod source;
+mod systems;
+pub mod transport;
 
-pub use error::SseError;
+pub use error::{SourceUrl, SseError};
 
 /// The types a game needs: `use bevy_eventsource::prelude::*;`.
 pub mod prelude {
     pub use crate::commands::SseEntityCommandsExt;
     pub use crate::error::SseError;
     pub use crate::message::{
-        SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
+        CloseReason, SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying,
+        SseStateChanged,
     };
     pub use crate::parser::MessageEvent;
     pub use crate::plugin::{SseClient, SsePlugin, SseStats, SseSystems};

@@ -46,7 +46,8 @@ impl Deref for SseMessage {
     }
 }
 
-/// An attempt failed or the stream ended (BestHTTP: `OnError`).
+/// An attempt failed or the stream ended (BestHTTP: `OnError`); or, with
+/// [`SseError::Parse`], an event over the size limit was dropped and the stream goes on.
 #[derive(Message, EntityEvent, Clone, Debug)]
 pub struct SseErrored {
     /// The source entity.
@@ -107,11 +108,52 @@ pub struct SseComment {
     pub text: String,
 }
 
-/// The source closed for good (BestHTTP: `OnClosed`).
-#[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+/// The source closed for good (BestHTTP: `OnClosed`), and why.
+///
+/// Every close writes it once, despawning the source included (then only global observers see
+/// it, and the entity no longer exists when systems read the message).
+#[derive(Message, EntityEvent, Clone, Debug)]
 pub struct SseClosed {
     /// The source entity.
     pub entity: Entity,
+    /// Why it closed.
+    pub reason: CloseReason,
+}
+
+/// Why a source closed ([`SseClosed::reason`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The game closed it ([`close_event_source`](crate::commands::SseEntityCommandsExt::close_event_source)).
+    Requested,
+    /// The stream sent the source's done sentinel.
+    DoneSentinel,
+    /// A [one-shot](crate::source::EventSource::once) stream ended cleanly.
+    OneShotComplete,
+    /// An error that another attempt cannot fix ([`SseError::is_fatal`]): the server refused
+    /// (a status, a wrong Content-Type), TLS, a redirect loop, a request that cannot be built.
+    Refused(SseError),
+    /// A [one-shot](crate::source::EventSource::once) stream failed; it is never sent twice.
+    OneShotFailed(SseError),
+    /// The [`RetryPolicy`](crate::retry::RetryPolicy)'s maximum of failed attempts in a row was
+    /// reached ([`SseError::GaveUp`]).
+    GaveUp(SseError),
+    /// An [`SseRetrying`] observer vetoed the reconnection.
+    Vetoed,
+    /// The [`EventSource`](crate::source::EventSource) component was removed.
+    Removed,
+    /// The source entity was despawned.
+    Despawned,
+}
+
+impl CloseReason {
+    /// The error behind the close, if an error closed it.
+    pub fn error(&self) -> Option<&SseError> {
+        match self {
+            Self::Refused(error) | Self::OneShotFailed(error) | Self::GaveUp(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 /// The [`ReadyState`] changed (BestHTTP: `OnStateChanged`).

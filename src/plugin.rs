@@ -1,27 +1,35 @@
 //! [`SsePlugin`], its system sets and the shared HTTP client.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use bevy::prelude::*;
 
-use crate::dispatch::{self, SseConfig, SseRuntime};
+use crate::delivery::{self, Inbox};
 use crate::message::{
     SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
 };
 use crate::parser::ParserLimits;
 use crate::retry::RetryPolicy;
+pub use crate::runtime::{SseClient, SseStats};
+use crate::runtime::{SseConfig, SseRuntime};
+use crate::systems;
 
 /// Adds server-sent events to an app: spawn [`EventSource`](crate::source::EventSource)
 /// entities, read [`SseMessage`]s.
 #[derive(Clone, Debug)]
 pub struct SsePlugin {
-    /// How many batches (the body chunks that were ready together) may wait between the IO tasks and the
-    /// game. When the game falls behind, the tasks wait, and TCP flow control slows the servers:
+    /// How many batches (the body chunks that were ready together) may wait between the IO tasks
+    /// and the game. When the game falls behind, the tasks wait, and TCP flow control slows the servers:
     /// memory stays bounded and nothing is dropped. Default 256.
     pub channel_capacity: usize,
-    /// The most messages delivered per frame; the rest waits in the channel for the next frames.
-    /// `None` (the default) delivers everything that arrived.
-    pub max_messages_per_frame: Option<usize>,
+    /// The most messages delivered per frame; the rest waits for the next frames. `None` (the
+    /// default) delivers everything that was queued when the frame's receive step began.
+    pub max_messages_per_frame: Option<NonZeroUsize>,
+    /// The receive step stops delivering once it has run this long, leaving the rest for the
+    /// next frames (it may overrun by the one report in hand, observers included). Sources take
+    /// turns, so a busy source does not hold back the others. `None` (the default): no limit.
+    pub max_receive_time_per_frame: Option<Duration>,
     /// Line and event size limits for every source.
     pub parser_limits: ParserLimits,
     /// The reconnection policy of sources without a [`RetryPolicy`] component.
@@ -36,6 +44,7 @@ impl Default for SsePlugin {
         Self {
             channel_capacity: 256,
             max_messages_per_frame: None,
+            max_receive_time_per_frame: None,
             parser_limits: ParserLimits::default(),
             retry_policy: RetryPolicy::default(),
             connect_timeout: Some(Duration::from_secs(10)),
@@ -52,56 +61,20 @@ pub enum SseSystems {
     Receive,
     /// Runs in [`PreUpdate`], after [`Receive`](Self::Receive): opens the sources spawned since
     /// the last frame and starts the reconnections whose wait is over.
-    Reconnect,
+    Connect,
 }
-
-/// What the plugin's receive step ([`SseSystems::Receive`]) did in the last frame, over all
-/// sources: for a network HUD, or to see what the plugin itself costs a frame.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
-pub struct SseStats {
-    /// Messages ([`SseMessage`]) delivered in the last frame.
-    pub frame_messages: usize,
-    /// How long the receive step took in the last frame: draining the channel, parsing nothing
-    /// (the IO task already did), writing messages and running observers and named handlers.
-    pub frame_receive_time: Duration,
-    /// Messages delivered since the plugin started.
-    pub total_messages: u64,
-}
-
-/// The HTTP client every source uses. Replace it to set a proxy, root certificates or
-/// timeouts; connections are pooled across sources. Insert it before or after adding the
-/// plugin: the plugin builds its default (with [`SsePlugin::connect_timeout`]) only if none is
-/// there.
-///
-/// Trusting a private root certificate (a certificate that is not trusted ends the source with
-/// [`SseError::Tls`](crate::SseError::Tls)):
-///
-/// ```no_run
-/// use bevy::prelude::*;
-/// use bevy_eventsource::prelude::*;
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let root = std::fs::read("certs/root.pem")?;
-/// let client = reqwest::Client::builder()
-///     .add_root_certificate(reqwest::Certificate::from_pem(&root)?)
-///     .build()?;
-/// App::new()
-///     .insert_resource(SseClient(client))
-///     .add_plugins((MinimalPlugins, SsePlugin::default()));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Resource, Clone, Debug, Default)]
-pub struct SseClient(pub reqwest::Client);
 
 impl Plugin for SsePlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(SseConfig {
             parser_limits: self.parser_limits,
             max_messages_per_frame: self.max_messages_per_frame,
+            max_receive_time_per_frame: self.max_receive_time_per_frame,
             retry_policy: self.retry_policy.clone(),
+            channel_capacity: self.channel_capacity.max(1),
         })
         .insert_resource(SseRuntime::new(self.channel_capacity))
+        .init_resource::<Inbox>()
         .init_resource::<SseStats>()
         .add_message::<SseOpened>()
         .add_message::<SseMessage>()
@@ -110,18 +83,19 @@ impl Plugin for SsePlugin {
         .add_message::<SseComment>()
         .add_message::<SseClosed>()
         .add_message::<SseStateChanged>()
-        .add_observer(dispatch::on_add_source)
-        .add_observer(dispatch::on_remove_source)
-        .add_observer(dispatch::on_remove_handlers)
+        .add_observer(systems::on_add_source)
+        .add_observer(systems::on_remove_source)
+        .add_observer(systems::on_remove_handlers)
         .configure_sets(
             PreUpdate,
-            (SseSystems::Receive, SseSystems::Reconnect).chain(),
+            (SseSystems::Receive, SseSystems::Connect).chain(),
         )
         .add_systems(
             PreUpdate,
             (
-                dispatch::receive.in_set(SseSystems::Receive),
-                (dispatch::open_new, dispatch::reconnect).in_set(SseSystems::Reconnect),
+                delivery::receive.in_set(SseSystems::Receive),
+                (systems::open_new_sources, systems::start_due_attempts)
+                    .in_set(SseSystems::Connect),
             ),
         );
         if !app.world().contains_resource::<SseClient>() {

@@ -2,8 +2,13 @@
 
 use std::time::Duration;
 
+use std::fmt;
+
 use bevy::prelude::*;
 use reqwest::Method;
+
+use crate::error::redact;
+use crate::guard::Epoch;
 
 /// The reconnection time a source starts with, as BestHTTP and browsers use.
 pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(2);
@@ -25,8 +30,11 @@ pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(2);
 ///     .with_body(r#"{"prompt":"hi"}"#);
 /// assert_eq!(source.headers()[0].0, "Authorization");
 /// ```
-#[derive(Component, Clone, Debug)]
-#[require(ReadyState, LastEventId, ReconnectionTime)]
+///
+/// Its `Debug` shows header names but not their values, the body's length but not the body,
+/// and the URL without its query or credentials: it is safe to log.
+#[derive(Component, Clone)]
+#[require(ReadyState, LastEventId, ReconnectionTime, Epoch)]
 pub struct EventSource {
     url: String,
     method: Method,
@@ -36,6 +44,26 @@ pub struct EventSource {
     read_timeout: Option<Duration>,
     once: bool,
     done_sentinel: Option<String>,
+}
+
+impl fmt::Debug for EventSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<_> = self
+            .headers
+            .iter()
+            .map(|(name, _)| format!("{name}: …"))
+            .collect();
+        f.debug_struct("EventSource")
+            .field("url", &redact(&self.url))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("response_timeout", &self.response_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("once", &self.once)
+            .field("done_sentinel", &self.done_sentinel)
+            .finish()
+    }
 }
 
 impl EventSource {
@@ -175,11 +203,12 @@ impl EventSource {
     }
 }
 
-/// Where a source is in its life (BestHTTP: `State`).
+/// Where a source is in its life (BestHTTP: `State`). Only the plugin changes it, and every
+/// change is announced once as [`SseStateChanged`](crate::message::SseStateChanged).
 ///
 /// `Initial` → `Connecting` → `Open`; a dropped stream goes `Retrying` → `Connecting` again;
 /// [`close`](crate::commands::SseEntityCommandsExt::close_event_source) goes `Closing` → `Closed`,
-/// and so does a refusal by the server.
+/// and so does a refusal by the server. The whole table is [`can_change_to`](Self::can_change_to).
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ReadyState {
     /// Spawned, no attempt started yet.
@@ -201,6 +230,29 @@ impl ReadyState {
     /// BestHTTP's `IsClosed`.
     pub fn is_closed(self) -> bool {
         self == Self::Closed
+    }
+
+    /// Whether the plugin ever changes a source from `self` to `new`:
+    ///
+    /// | from | to |
+    /// |---|---|
+    /// | `Initial` | `Connecting` (first attempt), `Closing` (closed before it) |
+    /// | `Connecting` | `Open`, `Retrying`, `Closing` |
+    /// | `Open` | `Retrying`, `Connecting` (a forced reconnection), `Closing` |
+    /// | `Retrying` | `Connecting`, `Closing` |
+    /// | `Closing` | `Closed`, `Connecting` (reconnected by an observer of the close) |
+    /// | `Closed` | `Connecting` (reopened) |
+    pub fn can_change_to(self, new: Self) -> bool {
+        use ReadyState::*;
+        matches!(
+            (self, new),
+            (Initial, Connecting | Closing)
+                | (Connecting, Open | Retrying | Closing)
+                | (Open, Retrying | Connecting | Closing)
+                | (Retrying, Connecting | Closing)
+                | (Closing, Closed | Connecting)
+                | (Closed, Connecting)
+        )
     }
 }
 

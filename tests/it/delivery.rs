@@ -1,10 +1,8 @@
 //! A source opens, and its events reach `Update` systems in the frame they arrive, with every
 //! field, comments, the last event ID and the state changes.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use std::time::Duration;
 
@@ -154,7 +152,7 @@ fn a_frame_budget_spreads_a_burst_over_frames_without_loss() {
     // A tiny channel: the IO task waits on it while the game works through the burst.
     let mut app = test_app_with(SsePlugin {
         channel_capacity: 2,
-        max_messages_per_frame: Some(BUDGET),
+        max_messages_per_frame: std::num::NonZeroUsize::new(BUDGET),
         ..default()
     });
     collect::<SseMessage>(&mut app);

@@ -2,8 +2,7 @@
 //!
 //! `cargo test` builds the examples before it runs the tests; this test runs the binary it built.
 
-#[path = "support/server.rs"]
-mod server;
+use crate::support::server;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -218,7 +217,7 @@ fn read_timeout_reports_a_silent_stream() {
         run.lines[1]["message"]
             .as_str()
             .unwrap()
-            .contains("no data for 100 ms")
+            .contains("no data for 100ms")
     );
 }
 

@@ -1,10 +1,8 @@
 //! `RetryPolicy`: backoff over failed attempts, reset by a healthy one, clamped server `retry:`,
 //! jitter bounds, giving up, and opt-in retry of overload statuses with `Retry-After`.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use std::time::Duration;
 

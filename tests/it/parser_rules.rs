@@ -1,8 +1,7 @@
 //! Table-driven tests: one case per rule of WHATWG HTML 9.2.5/9.2.6, each checked whole, split in
 //! two at every offset, and fed one byte at a time.
 
-#[path = "support/parsing.rs"]
-mod parsing;
+use crate::support::parsing;
 
 use bevy_eventsource::parser::{Parsed, ParserLimits};
 use parsing::*;

@@ -2,8 +2,7 @@
 //! server certificate made by rcgen for this run: a client that trusts the root gets the events;
 //! the default client refuses the certificate with a typed, fatal error and gets none.
 
-#[path = "support/app.rs"]
-mod app;
+use crate::support::app;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

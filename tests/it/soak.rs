@@ -2,8 +2,7 @@
 //! a UTF-8 sequence, between CR and LF, anywhere; by FIN or by RST) while resuming from
 //! `Last-Event-ID`. The game must receive every event exactly once, in order, intact.
 
-#[path = "support/app.rs"]
-mod app;
+use crate::support::app;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,9 +1,7 @@
 //! BestHTTP's `On(eventName)` / `Off(eventName)`: handlers that run only for their event type.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use app::*;
 use bevy::prelude::*;

@@ -1,10 +1,8 @@
 //! Per WHATWG, a status other than 200 or a Content-Type other than `text/event-stream` closes
 //! the source for good, with a typed error; redirects are followed.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use app::*;
 use bevy::prelude::*;
@@ -30,7 +28,7 @@ fn run_until_closed(head_and_body: &str) -> (App, Entity, ScriptedServer) {
         1,
         "a refused source must not reconnect"
     );
-    assert_eq!(collected::<SseClosed>(&app), [SseClosed { entity: source }]);
+    assert_eq!(closes(&app), [(source, "refused")]);
     assert!(collected::<SseOpened>(&app).is_empty());
     (app, source, server)
 }

@@ -2,12 +2,7 @@
 //! the examples): events arrive in order across the server's hang-ups, resumed by Last-Event-ID,
 //! none lost, none repeated.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "../examples/support/demo_server.rs"]
-mod demo_server;
-#[path = "../examples/support/loopback.rs"]
-mod loopback;
+use crate::support::app;
 
 use std::time::Duration;
 
@@ -16,7 +11,7 @@ use bevy_eventsource::prelude::*;
 
 #[test]
 fn axum_stream_survives_hang_ups_without_loss_or_repeats() {
-    let addr = demo_server::start(demo_server::DemoConfig {
+    let addr = crate::demo_server::start(crate::demo_server::DemoConfig {
         drop_every: 4,
         interval: Duration::from_millis(1),
     });

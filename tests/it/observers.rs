@@ -1,9 +1,7 @@
 //! Every callback is also an entity event on the source: observers see the same stream.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use app::*;
 use bevy::prelude::*;

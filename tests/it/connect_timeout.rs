@@ -3,8 +3,7 @@
 //! retries; with `SsePlugin::connect_timeout` it fails quickly with a connection error and the
 //! normal retry path runs.
 
-#[path = "support/app.rs"]
-mod app;
+use crate::support::app;
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

@@ -1,9 +1,7 @@
 //! Close, reopen, despawn and component removal: the connection goes with the source.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use std::time::Duration;
 
@@ -51,7 +49,7 @@ fn removing_the_component_closes_the_source() {
     app.update();
     assert_eq!(state(&app, source), ReadyState::Closed);
     assert_eq!(server.wait_client_close(Duration::from_secs(5)), Some(0));
-    assert_eq!(collected::<SseClosed>(&app), [SseClosed { entity: source }]);
+    assert_eq!(closes(&app), [(source, "removed")]);
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Limits, stream ends and seeding: the parser's state beyond single events.
 
-#[path = "support/parsing.rs"]
-mod parsing;
+use crate::support::parsing;
 
 use bevy_eventsource::parser::{ParseError, Parsed, ParserLimits, SseParser};
 use parsing::*;

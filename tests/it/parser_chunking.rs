@@ -1,8 +1,7 @@
 //! Property tests: any chunking of a stream gives the same items as the whole stream, and the
 //! parser agrees with a straightforward transcription of the standard that decodes first.
 
-#[path = "support/parsing.rs"]
-mod parsing;
+use crate::support::parsing;
 
 use std::borrow::Cow;
 use std::time::Duration;

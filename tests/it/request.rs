@@ -1,9 +1,7 @@
 //! The outgoing request: standard headers, custom headers, method and body.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use app::*;
 use bevy_eventsource::prelude::*;

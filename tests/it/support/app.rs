@@ -66,3 +66,27 @@ pub fn state(app: &App, entity: Entity) -> ReadyState {
         .get::<ReadyState>(entity)
         .expect("source has a ReadyState")
 }
+
+/// A close reason's name, without the error it may carry.
+pub fn reason_name(reason: &CloseReason) -> &'static str {
+    match reason {
+        CloseReason::Requested => "requested",
+        CloseReason::DoneSentinel => "done sentinel",
+        CloseReason::OneShotComplete => "one-shot complete",
+        CloseReason::Refused(_) => "refused",
+        CloseReason::OneShotFailed(_) => "one-shot failed",
+        CloseReason::GaveUp(_) => "gave up",
+        CloseReason::Vetoed => "vetoed",
+        CloseReason::Removed => "removed",
+        CloseReason::Despawned => "despawned",
+        _ => "other",
+    }
+}
+
+/// The [`SseClosed`] messages read so far, as (source, reason name).
+pub fn closes(app: &App) -> Vec<(Entity, &'static str)> {
+    collected::<SseClosed>(app)
+        .iter()
+        .map(|closed| (closed.entity, reason_name(&closed.reason)))
+        .collect()
+}

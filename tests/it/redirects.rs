@@ -1,10 +1,8 @@
 //! Redirects, against scripted servers on loopback: credentials stay on their origin, and a
 //! redirect loop ends in a typed, fatal error instead of a reconnection loop.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use app::*;
 use bevy_eventsource::prelude::*;

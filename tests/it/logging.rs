@@ -2,10 +2,8 @@
 //! credentials of URLs, never appear in anything logged at `info` level or above, across a
 //! stream, a reconnection, a refusal, a bad header and a refused connection.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,10 +1,8 @@
 //! A stream that ends is reported, waits the reconnection time on Bevy time, and resumes with
 //! `Last-Event-ID`; an `SseRetrying` observer can veto or refresh the request.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/server.rs"]
-mod server;
+use crate::support::app;
+use crate::support::server;
 
 use std::time::Duration;
 
@@ -113,7 +111,7 @@ fn a_vetoed_retry_closes_the_source() {
         .observe(|mut retry: On<SseRetrying>| retry.event_mut().veto())
         .id();
     update_until_closed(&mut app, source);
-    assert_eq!(collected::<SseClosed>(&app), [SseClosed { entity: source }]);
+    assert_eq!(closes(&app), [(source, "vetoed")]);
     assert!(collected::<SseRetrying>(&app)[0].is_vetoed());
     for _ in 0..10 {
         app.update();

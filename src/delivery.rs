@@ -1,0 +1,294 @@
+//! The receive step: drain what the transport queued, share the frame fairly between sources,
+//! and apply each report (messages and their handlers here; state changes in the lifecycle).
+
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+
+use bevy::ecs::system::SystemId;
+use bevy::platform::collections::HashMap;
+use bevy::platform::time::Instant;
+use bevy::prelude::*;
+
+use crate::guard::{Flow, Token, has_observers};
+use crate::lifecycle::{self, Attempt, span_of};
+use crate::message::{CloseReason, SseComment, SseErrored, SseMessage};
+use crate::runtime::{SseConfig, SseRuntime, SseStats};
+use crate::source::{LastEventId, ReconnectionTime};
+use crate::transport::{Report, ReportBatch};
+
+/// How many reports a source may apply in one turn before the next source with reports gets
+/// its turn.
+const QUANTUM: usize = 256;
+
+/// Named handlers: BestHTTP's `On(eventName, handler)`.
+#[derive(Component, Default)]
+pub(crate) struct SseHandlers(pub(crate) HashMap<String, SystemId<In<SseMessage>>>);
+
+/// Reports taken from the channel and not applied yet, per source, and the order in which
+/// sources take turns.
+#[derive(Resource, Default)]
+pub(crate) struct Inbox {
+    queues: HashMap<Entity, VecDeque<Pending>>,
+    turns: VecDeque<Entity>,
+    /// Batches held, bounded by the channel capacity so that backpressure still reaches TCP.
+    held: usize,
+    /// Reused for the messages written in one go.
+    scratch: Vec<SseMessage>,
+}
+
+/// What is left of one batch.
+struct Pending {
+    attempt: u64,
+    reports: std::vec::IntoIter<Report>,
+}
+
+impl Inbox {
+    fn push(&mut self, batch: ReportBatch) {
+        let queue = self.queues.entry(batch.entity).or_default();
+        if queue.is_empty() {
+            self.turns.push_back(batch.entity);
+        }
+        queue.push_back(Pending {
+            attempt: batch.attempt,
+            reports: batch.reports.into_iter(),
+        });
+        self.held += 1;
+    }
+}
+
+/// What the frame still allows.
+struct Budget {
+    messages: usize,
+    deadline: Option<Instant>,
+}
+
+impl Budget {
+    fn spent(&self) -> bool {
+        self.messages == 0
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+}
+
+/// Runs in `PreUpdate`: applies what the transport reported since the last frame, within the
+/// frame's budgets: only what was queued when the step began, at most
+/// `max_messages_per_frame` messages, stopping once `max_receive_time_per_frame` has passed.
+/// Sources take turns of at most [`QUANTUM`] reports, so one busy source cannot hold back the
+/// others.
+pub(crate) fn receive(world: &mut World) {
+    let started = Instant::now();
+    let config = world.resource::<SseConfig>();
+    let mut budget = Budget {
+        messages: config
+            .max_messages_per_frame
+            .map_or(usize::MAX, NonZeroUsize::get),
+        deadline: config
+            .max_receive_time_per_frame
+            .map(|limit| started + limit),
+    };
+    let capacity = config.channel_capacity;
+    let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
+        fill(world, &mut inbox, capacity);
+        let before = budget.messages;
+        while !budget.spent() {
+            let Some(entity) = inbox.turns.pop_front() else {
+                break;
+            };
+            let Some(mut queue) = inbox.queues.remove(&entity) else {
+                continue;
+            };
+            let done = serve(world, entity, &mut queue, &mut budget, &mut inbox.scratch);
+            inbox.held -= done;
+            if !queue.is_empty() {
+                inbox.queues.insert(entity, queue);
+                inbox.turns.push_back(entity);
+            }
+        }
+        before - budget.messages
+    });
+    let backlog = world.resource::<Inbox>().held;
+    let mut stats = world.resource_mut::<SseStats>();
+    stats.frame_messages = delivered;
+    stats.total_messages += delivered as u64;
+    stats.frame_receive_time = started.elapsed();
+    stats.frame_backlog = backlog;
+}
+
+/// Moves into the inbox what was queued when the step began, while it holds fewer batches than
+/// the channel's capacity.
+fn fill(world: &mut World, inbox: &mut Inbox, capacity: usize) {
+    for batch in std::mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
+        inbox.push(batch);
+    }
+    let rx = &world.resource::<SseRuntime>().rx;
+    let queued = rx.len();
+    for _ in 0..queued {
+        if inbox.held >= capacity {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(batch) => inbox.push(batch),
+            Err(_) => break,
+        }
+    }
+}
+
+/// One turn of one source: applies up to [`QUANTUM`] of its reports within the budget. Returns
+/// how many batches it finished (or dropped, being from an attempt that is over).
+fn serve(
+    world: &mut World,
+    entity: Entity,
+    queue: &mut VecDeque<Pending>,
+    budget: &mut Budget,
+    scratch: &mut Vec<SseMessage>,
+) -> usize {
+    let mut quantum = QUANTUM;
+    let mut done = 0;
+    while let Some(pending) = queue.front_mut() {
+        let token = Token::of_attempt(entity, pending.attempt);
+        if token.holds(world) {
+            let _ = apply_reports(
+                world,
+                token,
+                &mut pending.reports,
+                &mut quantum,
+                budget,
+                scratch,
+            );
+        } else {
+            // From an attempt that was closed, replaced or despawned meanwhile.
+            pending.reports = Vec::new().into_iter();
+        }
+        if pending.reports.len() > 0 && token.holds(world) {
+            break;
+        }
+        queue.pop_front();
+        done += 1;
+        if quantum == 0 || budget.spent() {
+            break;
+        }
+    }
+    done
+}
+
+/// Applies reports in order while the turn and the budget allow.
+///
+/// While nothing but `Update` systems can see them (no named handler and no observer of
+/// [`SseMessage`] on this source), consecutive messages are written as one batch and the last
+/// event ID is set once per batch: same result, a fraction of the per-message work.
+fn apply_reports(
+    world: &mut World,
+    token: Token,
+    reports: &mut std::vec::IntoIter<Report>,
+    quantum: &mut usize,
+    budget: &mut Budget,
+    unobserved: &mut Vec<SseMessage>,
+) -> Flow {
+    let entity = token.entity;
+    let mut batchable = messages_unobserved(world, entity);
+    let flow = loop {
+        if *quantum == 0 || budget.spent() {
+            break Ok(());
+        }
+        let Some(report) = reports.next() else {
+            break Ok(());
+        };
+        *quantum -= 1;
+        match report {
+            Report::Message(event) if batchable => {
+                unobserved.push(SseMessage { entity, event });
+                budget.messages -= 1;
+            }
+            report => {
+                write_unobserved(world, entity, unobserved);
+                if matches!(report, Report::Message(_)) {
+                    budget.messages -= 1;
+                }
+                if let Err(superseded) = apply(world, token, report) {
+                    break Err(superseded);
+                }
+                // The report's observers may have added handlers or observers.
+                batchable = messages_unobserved(world, entity);
+            }
+        }
+    };
+    write_unobserved(world, entity, unobserved);
+    flow
+}
+
+fn messages_unobserved(world: &World, entity: Entity) -> bool {
+    world
+        .get::<SseHandlers>(entity)
+        .is_none_or(|handlers| handlers.0.is_empty())
+        && !has_observers::<SseMessage>(world, entity)
+}
+
+fn write_unobserved(world: &mut World, entity: Entity, messages: &mut Vec<SseMessage>) {
+    let Some(last) = messages.last() else { return };
+    let id = last.last_event_id().to_owned();
+    set_last_event_id(world, entity, &id);
+    mark_delivered(world, entity);
+    world.write_message_batch(messages.drain(..));
+}
+
+fn apply(world: &mut World, token: Token, report: Report) -> Flow {
+    let entity = token.entity;
+    match report {
+        Report::Opened => lifecycle::attempt_opened(world, token),
+        Report::Message(event) => {
+            set_last_event_id(world, entity, event.last_event_id());
+            mark_delivered(world, entity);
+            let message = SseMessage { entity, event };
+            let handler = world
+                .get::<SseHandlers>(entity)
+                .and_then(|handlers| handlers.0.get(message.event_type()).copied());
+            if let Some(handler) = handler {
+                let input = message.clone();
+                token.call_game(world, |world| {
+                    if let Err(error) = world.run_system_with(handler, input) {
+                        warn!(%entity, %error, "named event handler failed");
+                    }
+                })?;
+            }
+            token.emit(world, message)
+        }
+        Report::Comment(text) => token.emit(world, SseComment { entity, text }),
+        Report::Retry(retry) => {
+            let retry = lifecycle::policy_of(world, entity).clamp_server_retry(retry);
+            if let Some(mut time) = world.get_mut::<ReconnectionTime>(entity) {
+                time.0 = retry;
+            }
+            Ok(())
+        }
+        Report::LastEventId(id) => {
+            set_last_event_id(world, entity, &id);
+            Ok(())
+        }
+        Report::Problem(error) => {
+            span_of(world, entity).in_scope(|| info!(%error, "dropped from the stream"));
+            token.emit(world, SseErrored { entity, error })
+        }
+        Report::Ended(error) => lifecycle::attempt_ended(world, token, error),
+        Report::Done => {
+            span_of(world, entity).in_scope(|| debug!("done sentinel"));
+            lifecycle::close_with(world, entity, CloseReason::DoneSentinel)
+        }
+    }
+}
+
+fn mark_delivered(world: &mut World, entity: Entity) {
+    if let Some(mut attempt) = world.get_mut::<Attempt>(entity)
+        && !attempt.delivered
+    {
+        attempt.delivered = true;
+    }
+}
+
+fn set_last_event_id(world: &mut World, entity: Entity, id: &str) {
+    if let Some(mut last) = world.get_mut::<LastEventId>(entity)
+        && last.0 != id
+    {
+        id.clone_into(&mut last.0);
+    }
+}

@@ -1,0 +1,361 @@
+//! The state machine: the only code that changes [`ReadyState`], through [`enter`].
+//!
+//! Each operation (start an attempt, the stream opened, the attempt ended, close, reopen,
+//! reconnect) begins a new epoch on the source ([`Token::begin`]) and announces what it does
+//! through [`Token::emit`] and [`Token::call_game`], which stop it with `Err(Superseded)` as
+//! soon as game code has taken the source elsewhere. So an observer that reconnects, closes or
+//! despawns the source always gets exactly what it asked for.
+
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use bevy::log::tracing::Span;
+use bevy::prelude::*;
+
+use crate::error::{SourceUrl, SseError};
+use crate::guard::{Flow, Superseded, Token, has_observers};
+use crate::message::{CloseReason, SseClosed, SseErrored, SseOpened, SseRetrying, SseStateChanged};
+use crate::request;
+use crate::retry::RetryPolicy;
+use crate::runtime::{SseClient, SseConfig, SseRuntime, network_now, transport};
+use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
+use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, ReportSender};
+
+/// The running attempt. Dropping it cancels the attempt.
+#[derive(Component)]
+pub(crate) struct Attempt {
+    /// `None` when the request could not be built: its failure is already queued.
+    _handle: Option<AttemptHandle>,
+    /// When the stream opened, on the network clock.
+    opened_at: Option<Duration>,
+    /// Whether it delivered a message.
+    pub(crate) delivered: bool,
+}
+
+/// Waiting to reconnect until this time on the network clock ([`network_now`]).
+#[derive(Component)]
+pub(crate) struct RetryAt(pub(crate) Duration);
+
+/// A new source, to open at the next `PreUpdate`: observers and components added in the frame
+/// it was spawned in see the whole story, from `Initial` on.
+#[derive(Component)]
+pub(crate) struct PendingOpen;
+
+/// Attempts that failed in a row.
+#[derive(Component, Default)]
+struct FailedAttempts(u32);
+
+/// The source's logging context: a span with its entity and URL (redacted), remade when the URL
+/// changes.
+#[derive(Component, Clone)]
+pub(crate) struct SourceSpan {
+    span: Span,
+    url: String,
+}
+
+pub(crate) fn span_of(world: &World, entity: Entity) -> Span {
+    world
+        .get::<SourceSpan>(entity)
+        .map_or_else(Span::none, |source| source.span.clone())
+}
+
+/// The one transition function: sets the state and announces the change.
+fn enter(world: &mut World, token: Token, new: ReadyState) -> Flow {
+    let entity = token.entity;
+    let mut state = world.get_mut::<ReadyState>(entity).ok_or(Superseded)?;
+    let old = *state;
+    if old == new {
+        return Ok(());
+    }
+    debug_assert!(old.can_change_to(new), "{old:?} -> {new:?}");
+    *state = new;
+    span_of(world, entity).in_scope(|| debug!(?old, ?new, "state changed"));
+    token.emit(world, SseStateChanged { entity, old, new })
+}
+
+/// Starts a connection attempt, replacing the running one or the wait for the next.
+pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
+    let Some(source) = world.get::<EventSource>(entity).cloned() else {
+        return;
+    };
+    let Some(token) = Token::begin(world, entity) else {
+        return;
+    };
+    let url = SourceUrl::new(source.url());
+    let span = source_span(world, entity, &source);
+    let last_event_id = world
+        .get::<LastEventId>(entity)
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let client = world.resource::<SseClient>().0.clone();
+    let config = world.resource::<SseConfig>();
+    let limits = config.parser_limits;
+    let sender = ReportSender::new(
+        world.resource::<SseRuntime>().tx.clone(),
+        entity,
+        token.epoch,
+    );
+    let built = span.in_scope(|| request::build(&client, &source, &url, &last_event_id));
+    span.in_scope(|| debug!(attempt = token.epoch, "connecting"));
+    let handle = match built {
+        Ok(request) => {
+            let request = AttemptRequest {
+                client,
+                request,
+                url,
+                response_timeout: source.response_timeout(),
+                read_timeout: source.read_timeout(),
+                done_sentinel: source.done_sentinel().map(str::to_owned),
+                last_event_id,
+                limits,
+            };
+            let transport = transport(world);
+            Some(span.in_scope(|| transport.start(request, sender)))
+        }
+        Err(error) => {
+            // Reported like any failed attempt, at the next receive step.
+            world.resource_mut::<SseRuntime>().unsent.push(ReportBatch {
+                entity,
+                attempt: token.epoch,
+                reports: vec![Report::Ended(error)],
+            });
+            None
+        }
+    };
+    world
+        .entity_mut(entity)
+        .remove::<(RetryAt, PendingOpen)>()
+        .insert((
+            Attempt {
+                _handle: handle,
+                opened_at: None,
+                delivered: false,
+            },
+            SourceSpan {
+                span,
+                url: source.url().to_owned(),
+            },
+        ));
+    let _ = enter(world, token, ReadyState::Connecting);
+}
+
+/// The source's span, remade if its URL changed since the last attempt.
+fn source_span(world: &World, entity: Entity, source: &EventSource) -> Span {
+    match world.get::<SourceSpan>(entity) {
+        Some(current) if current.url == source.url() => current.span.clone(),
+        _ => {
+            let url = crate::error::redact(source.url());
+            info_span!("event_source", %entity, %url)
+        }
+    }
+}
+
+/// The attempt's stream opened.
+pub(crate) fn attempt_opened(world: &mut World, token: Token) -> Flow {
+    let now = network_now(world);
+    if let Some(mut attempt) = world.get_mut::<Attempt>(token.entity) {
+        attempt.opened_at = Some(now);
+    }
+    enter(world, token, ReadyState::Open)?;
+    token.emit(
+        world,
+        SseOpened {
+            entity: token.entity,
+        },
+    )
+}
+
+/// The attempt failed or its stream ended: report it, then close or wait to reconnect.
+pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) -> Flow {
+    let entity = token.entity;
+    let attempt = world.entity_mut(entity).take::<Attempt>();
+    let token = Token::begin(world, entity).ok_or(Superseded)?;
+    let now = network_now(world);
+    let once = world
+        .get::<EventSource>(entity)
+        .is_some_and(EventSource::is_once);
+    if once && matches!(error, SseError::StreamEnded { .. }) {
+        // A one-shot stream that ended cleanly is complete, not failed.
+        return close_with(world, entity, CloseReason::OneShotComplete);
+    }
+    span_of(world, entity).in_scope(|| info!(%error, "attempt ended"));
+    token.emit(
+        world,
+        SseErrored {
+            entity,
+            error: error.clone(),
+        },
+    )?;
+    // Decided after the observers ran: they may have changed the policy.
+    let policy = policy_of(world, entity);
+    let (fatal, retry_after) = match &error {
+        SseError::Status {
+            status,
+            retry_after,
+            ..
+        } => (!policy.retries_status(*status), *retry_after),
+        error => (error.is_fatal(), None),
+    };
+    if fatal {
+        return close_with(world, entity, CloseReason::Refused(error));
+    }
+    if once {
+        return close_with(world, entity, CloseReason::OneShotFailed(error));
+    }
+    let healthy = attempt.is_some_and(|attempt| {
+        attempt.delivered
+            || attempt
+                .opened_at
+                .is_some_and(|opened| now.saturating_sub(opened) >= policy.healthy_after)
+    });
+    let failures = {
+        let mut source = world.entity_mut(entity);
+        let mut failed = source.entry::<FailedAttempts>().or_default().into_mut();
+        failed.0 = if healthy { 0 } else { failed.0 + 1 };
+        failed.0
+    };
+    if let Some(max) = policy.max_attempts
+        && failures >= max
+    {
+        span_of(world, entity).in_scope(|| warn!(failures, "giving up"));
+        let gave_up = SseError::GaveUp {
+            url: SourceUrl::new(error.url()),
+            attempts: failures,
+        };
+        token.emit(
+            world,
+            SseErrored {
+                entity,
+                error: gave_up.clone(),
+            },
+        )?;
+        return close_with(world, entity, CloseReason::GaveUp(gave_up));
+    }
+    let reconnection_time = world
+        .get::<ReconnectionTime>(entity)
+        .copied()
+        .unwrap_or_default()
+        .0;
+    let seed = entity.to_bits() ^ u64::from(failures) ^ now.as_nanos() as u64;
+    let delay = policy.delay(reconnection_time, failures, retry_after, random_unit(seed));
+    enter(world, token, ReadyState::Retrying)?;
+    let mut retrying = SseRetrying::new(entity, failures.max(1), delay, error);
+    let flow = if has_observers::<SseRetrying>(world, entity) {
+        token.call_game(world, |world| world.trigger_ref(&mut retrying))
+    } else {
+        Ok(())
+    };
+    let vetoed = retrying.is_vetoed();
+    // Written with the veto the observers decided.
+    world.write_message(retrying);
+    flow?;
+    if vetoed {
+        return close_with(world, entity, CloseReason::Vetoed);
+    }
+    world.entity_mut(entity).insert(RetryAt(now + delay));
+    Ok(())
+}
+
+/// Closes the source: the attempt (or the wait) dropped, `Closing`, `Closed`, [`SseClosed`].
+/// A source that is closed, or closing, is left alone.
+pub(crate) fn close(world: &mut World, entity: Entity, reason: CloseReason) {
+    if world
+        .get::<ReadyState>(entity)
+        .is_none_or(|state| matches!(state, ReadyState::Closing | ReadyState::Closed))
+    {
+        return;
+    }
+    let _ = close_with(world, entity, reason);
+}
+
+/// [`close`] without the check, for work in hand that decided to close.
+pub(crate) fn close_with(world: &mut World, entity: Entity, reason: CloseReason) -> Flow {
+    let token = Token::begin(world, entity).ok_or(Superseded)?;
+    world
+        .entity_mut(entity)
+        .remove::<(Attempt, RetryAt, PendingOpen)>();
+    enter(world, token, ReadyState::Closing)?;
+    enter(world, token, ReadyState::Closed)?;
+    span_of(world, entity).in_scope(|| info!(?reason, "closed"));
+    token.emit(world, SseClosed { entity, reason })
+}
+
+/// Reopens a closed source (BestHTTP: `Open`); a source that is not closed is left alone.
+pub(crate) fn open(world: &mut World, entity: Entity) {
+    if world
+        .get::<ReadyState>(entity)
+        .is_some_and(|state| state.is_closed())
+    {
+        reconnect_now(world, entity);
+    }
+}
+
+/// Drops the current attempt (or the wait for the next) and connects again at once, keeping
+/// the last event ID. A closed source reopens; a source spawned in this frame opens now.
+pub(crate) fn reconnect_now(world: &mut World, entity: Entity) {
+    if world.get::<EventSource>(entity).is_none() {
+        return;
+    }
+    span_of(world, entity).in_scope(|| debug!("reconnecting now"));
+    if let Some(mut failed) = world.get_mut::<FailedAttempts>(entity) {
+        failed.0 = 0;
+    }
+    start_attempt(world, entity);
+}
+
+/// Opens a source spawned since the last frame, unless the game already opened or closed it.
+pub(crate) fn open_new(world: &mut World, entity: Entity) {
+    let Ok(mut source) = world.get_entity_mut(entity) else {
+        return;
+    };
+    if source.take::<PendingOpen>().is_some()
+        && source.get::<ReadyState>() == Some(&ReadyState::Initial)
+    {
+        start_attempt(world, entity);
+    }
+}
+
+/// Starts the next attempt if the source's wait is over.
+pub(crate) fn retry_if_due(world: &mut World, entity: Entity) {
+    let now = network_now(world);
+    if world
+        .get::<RetryAt>(entity)
+        .is_some_and(|retry| retry.0 <= now)
+    {
+        start_attempt(world, entity);
+    }
+}
+
+/// The [`EventSource`] component went: its entity was despawned, or the component removed.
+/// `was_closed`: the source was closed already.
+pub(crate) fn source_removed(world: &mut World, entity: Entity, was_closed: bool) {
+    if was_closed {
+        return;
+    }
+    if world.get_entity(entity).is_ok() {
+        return close(world, entity, CloseReason::Removed);
+    }
+    // Despawned: its components (the attempt among them) are gone. Systems and global
+    // observers still hear of it.
+    let closed = SseClosed {
+        entity,
+        reason: CloseReason::Despawned,
+    };
+    world.write_message(closed.clone());
+    if has_observers::<SseClosed>(world, entity) {
+        world.trigger(closed);
+    }
+}
+
+pub(crate) fn policy_of(world: &World, entity: Entity) -> RetryPolicy {
+    match world.get::<RetryPolicy>(entity) {
+        Some(policy) => policy.clone(),
+        None => world.resource::<SseConfig>().retry_policy.clone(),
+    }
+}
+
+/// A number in `0.0..1.0` for the jitter: std's randomly keyed hasher, no RNG dependency.
+fn random_unit(seed: u64) -> f64 {
+    let bits = std::collections::hash_map::RandomState::new().hash_one(seed);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,178 @@
+//! The seam between the IO side and the ECS side.
+//!
+//! The ECS side hands a transport an [`AttemptRequest`] (a ready HTTP request and what the
+//! stream needs); the transport runs the attempt and sends ordered [`Report`]s back over the
+//! plugin's bounded channel, tagged with the source entity and the attempt's id; dropping the
+//! [`AttemptHandle`] it returned cancels the attempt. Nothing else crosses.
+//!
+//! Two transports exist: the IO thread (`io.rs`, reqwest on a current-thread tokio runtime),
+//! and [`MemoryTransport`], which a test scripts by hand. A fetch-based web transport would be a
+//! third.
+
+mod memory;
+
+pub use memory::{MemoryAttempt, MemoryTransport};
+
+use std::time::Duration;
+
+use bevy::prelude::Entity;
+
+use crate::error::{SourceUrl, SseError};
+use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
+
+/// One thing an attempt reports, in stream order.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The server answered 200 with `text/event-stream`.
+    Opened,
+    Message(MessageEvent),
+    Comment(String),
+    Retry(Duration),
+    LastEventId(String),
+    /// A problem the stream survives (an event over the size limit was dropped).
+    Problem(SseError),
+    /// The attempt failed or the stream ended; always the last report of an attempt...
+    Ended(SseError),
+    /// ...or the stream sent the source's done sentinel: close, no error.
+    Done,
+}
+
+/// Reports of one attempt of one source, in stream order.
+#[derive(Debug)]
+pub(crate) struct ReportBatch {
+    pub(crate) entity: Entity,
+    pub(crate) attempt: u64,
+    pub(crate) reports: Vec<Report>,
+}
+
+/// Everything an attempt needs, built by the ECS side when it starts.
+pub(crate) struct AttemptRequest {
+    pub(crate) client: reqwest::Client,
+    /// The request, headers and body included, exactly as it goes out.
+    pub(crate) request: reqwest::Request,
+    pub(crate) url: SourceUrl,
+    pub(crate) response_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) done_sentinel: Option<String>,
+    /// What the parser starts from (the request carries it as `Last-Event-ID`, if valid).
+    pub(crate) last_event_id: String,
+    pub(crate) limits: ParserLimits,
+}
+
+/// Where an attempt sends its reports: the plugin's channel, with the source and attempt filled
+/// in.
+#[derive(Clone)]
+pub(crate) struct ReportSender {
+    tx: async_channel::Sender<ReportBatch>,
+    entity: Entity,
+    attempt: u64,
+}
+
+impl ReportSender {
+    pub(crate) fn new(
+        tx: async_channel::Sender<ReportBatch>,
+        entity: Entity,
+        attempt: u64,
+    ) -> Self {
+        Self {
+            tx,
+            entity,
+            attempt,
+        }
+    }
+
+    fn batch(&self, reports: Vec<Report>) -> ReportBatch {
+        ReportBatch {
+            entity: self.entity,
+            attempt: self.attempt,
+            reports,
+        }
+    }
+
+    /// Sends, waiting while the channel is full (backpressure). `false`: the ECS side is gone.
+    pub(crate) async fn send(&self, reports: Vec<Report>) -> bool {
+        self.tx.send(self.batch(reports)).await.is_ok()
+    }
+
+    /// Sends without waiting. `Err` gives the reports back when the channel is full or closed.
+    pub(crate) fn try_send(&self, reports: Vec<Report>) -> Result<(), Vec<Report>> {
+        self.tx
+            .try_send(self.batch(reports))
+            .map_err(|error| error.into_inner().reports)
+    }
+}
+
+/// A running attempt: dropping it cancels the attempt.
+pub(crate) struct AttemptHandle(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl AttemptHandle {
+    pub(crate) fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self(Box::new(guard))
+    }
+}
+
+/// Runs attempts. Implementations send every report of an attempt through its
+/// [`ReportSender`], the last one being [`Report::Ended`] or [`Report::Done`], unless the
+/// handle was dropped first.
+pub(crate) trait Transport: Send + Sync + 'static {
+    fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle;
+}
+
+/// The parser of one attempt, turning body chunks into reports; shared by the transports, so
+/// that bytes a test scripts go through exactly what bytes from the network go through.
+pub(crate) struct StreamParser {
+    parser: SseParser,
+    url: SourceUrl,
+    done_sentinel: Option<String>,
+    done: bool,
+}
+
+impl StreamParser {
+    pub(crate) fn new(request: &AttemptRequest) -> Self {
+        Self {
+            parser: SseParser::with_limits(request.limits)
+                .with_last_event_id(&request.last_event_id),
+            url: request.url.clone(),
+            done_sentinel: request.done_sentinel.clone(),
+            done: false,
+        }
+    }
+
+    /// Parses one chunk into `reports`. Returns `false` once the done sentinel arrived: nothing
+    /// after it is reported, and the stream should end with [`Report::Done`].
+    pub(crate) fn feed(&mut self, chunk: &bytes::Bytes, reports: &mut Vec<Report>) -> bool {
+        if self.done {
+            return false;
+        }
+        let sentinel = self.done_sentinel.as_deref();
+        let done = &mut self.done;
+        let fed = self.parser.feed_bytes(chunk, |item| {
+            if *done {
+                return;
+            }
+            reports.push(match item {
+                Parsed::Message(event) if sentinel == Some(event.data()) => {
+                    *done = true;
+                    return;
+                }
+                Parsed::Message(event) => Report::Message(event),
+                Parsed::Comment(text) => Report::Comment(text.into_owned()),
+                Parsed::Retry(retry) => Report::Retry(retry),
+                Parsed::LastEventId(id) => Report::LastEventId(id.into_owned()),
+            });
+        });
+        if let Err(source) = fed
+            && !self.done
+        {
+            reports.push(self.problem(source));
+        }
+        !self.done
+    }
+
+    fn problem(&self, source: ParseError) -> Report {
+        Report::Problem(SseError::Parse {
+            url: self.url.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! [`MemoryTransport`]: attempts scripted by a test, with no socket and no thread.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bevy::prelude::{Entity, Resource};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+
+use super::{AttemptHandle, AttemptRequest, Report, ReportSender, StreamParser, Transport};
+use crate::error::{SourceUrl, SseError};
+
+/// A transport that a test drives by hand: every attempt the plugin starts is recorded as a
+/// [`MemoryAttempt`], and the test says what its connection does ([`open`](MemoryAttempt::open),
+/// [`send`](MemoryAttempt::send) stream bytes, [`end_stream`](MemoryAttempt::end_stream),
+/// [`refuse`](MemoryAttempt::refuse), ...). The bytes go through the real parser and the
+/// reports through the real channel and state machine, so what a test sees is what the network
+/// gives; only the socket is missing. Nothing runs in the background: a report reaches the game
+/// at the next `app.update()`.
+///
+/// Insert it as a resource before the first source starts; the plugin then starts no IO thread.
+///
+/// ```
+/// use bevy::prelude::*;
+/// use bevy_eventsource::prelude::*;
+/// use bevy_eventsource::transport::MemoryTransport;
+///
+/// let network = MemoryTransport::new();
+/// let mut app = App::new();
+/// app.add_plugins((MinimalPlugins, SsePlugin::default()))
+///     .insert_resource(network.clone());
+/// let source = app.world_mut().spawn(EventSource::new("http://game.test/feed")).id();
+/// app.update(); // the attempt starts in PreUpdate
+///
+/// let attempt = network.last_attempt(source).unwrap();
+/// assert_eq!(attempt.headers()["accept"], "text/event-stream");
+/// attempt.open().send("event: join\ndata: ada\n\n");
+/// app.update();
+/// assert_eq!(app.world().get::<ReadyState>(source), Some(&ReadyState::Open));
+/// ```
+#[derive(Resource, Clone, Default)]
+pub struct MemoryTransport {
+    attempts: Arc<Mutex<Vec<MemoryAttempt>>>,
+}
+
+impl MemoryTransport {
+    /// A transport with no attempts yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<MemoryAttempt>> {
+        self.attempts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every attempt the plugin started, oldest first: one per request that would have gone out.
+    pub fn attempts(&self) -> Vec<MemoryAttempt> {
+        self.lock().clone()
+    }
+
+    /// The attempts started for `source`, oldest first.
+    pub fn attempts_of(&self, source: Entity) -> Vec<MemoryAttempt> {
+        let attempts = self.lock();
+        attempts
+            .iter()
+            .filter(|attempt| attempt.entity() == source)
+            .cloned()
+            .collect()
+    }
+
+    /// The newest attempt started for `source`.
+    pub fn last_attempt(&self, source: Entity) -> Option<MemoryAttempt> {
+        let attempts = self.lock();
+        attempts
+            .iter()
+            .rev()
+            .find(|attempt| attempt.entity() == source)
+            .cloned()
+    }
+
+    /// The attempts whose connection is still up: not cancelled by the plugin, not ended by
+    /// the test.
+    pub fn live_attempts(&self) -> Vec<MemoryAttempt> {
+        let attempts = self.lock();
+        attempts
+            .iter()
+            .filter(|attempt| attempt.is_live())
+            .cloned()
+            .collect()
+    }
+}
+
+impl Transport for MemoryTransport {
+    fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle {
+        let shared = Arc::new(Shared {
+            entity: reports.entity,
+            parser: Mutex::new(StreamParser::new(&request)),
+            url: request.url.clone(),
+            request,
+            reports,
+            cancelled: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+        });
+        self.lock().push(MemoryAttempt(shared.clone()));
+        AttemptHandle::new(Cancel(shared))
+    }
+}
+
+/// Cancels the attempt when the plugin drops its handle.
+struct Cancel(Arc<Shared>);
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        self.0.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Shared {
+    entity: Entity,
+    request: AttemptRequest,
+    url: SourceUrl,
+    parser: Mutex<StreamParser>,
+    reports: ReportSender,
+    cancelled: AtomicBool,
+    ended: AtomicBool,
+}
+
+/// One attempt the plugin started on a [`MemoryTransport`]: the request it would have sent,
+/// and the test's hand on its connection. Reports to an attempt that was cancelled or has
+/// ended are ignored, as the network would.
+#[derive(Clone)]
+pub struct MemoryAttempt(Arc<Shared>);
+
+impl std::fmt::Debug for MemoryAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryAttempt")
+            .field("entity", &self.0.entity)
+            .field("url", &self.0.url)
+            .field("cancelled", &self.is_cancelled())
+            .field("ended", &self.is_ended())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryAttempt {
+    /// The source entity.
+    pub fn entity(&self) -> Entity {
+        self.0.entity
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        self.0.request.request.method()
+    }
+
+    /// The request URL, whole.
+    pub fn url(&self) -> &str {
+        self.0.url.as_str()
+    }
+
+    /// The request headers, exactly as they would go out.
+    pub fn headers(&self) -> &HeaderMap {
+        self.0.request.request.headers()
+    }
+
+    /// The request body, if any.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.0
+            .request
+            .request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+    }
+
+    /// The response timeout the attempt runs with.
+    pub fn response_timeout(&self) -> Option<Duration> {
+        self.0.request.response_timeout
+    }
+
+    /// Whether the plugin cancelled the attempt (closed, replaced or despawned the source).
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Whether the test ended the attempt.
+    pub fn is_ended(&self) -> bool {
+        self.0.ended.load(Ordering::Relaxed)
+    }
+
+    /// Neither cancelled nor ended.
+    pub fn is_live(&self) -> bool {
+        !self.is_cancelled() && !self.is_ended()
+    }
+
+    fn report(&self, reports: Vec<Report>) {
+        if !self.is_live() || reports.is_empty() {
+            return;
+        }
+        if self.0.reports.try_send(reports).is_err() {
+            panic!(
+                "MemoryTransport: the plugin's channel is full (or the app is gone); run \
+                 app.update() to drain it, or raise SsePlugin::channel_capacity"
+            );
+        }
+    }
+
+    fn finish(&self, last: Report) {
+        self.report(vec![last]);
+        self.0.ended.store(true, Ordering::Relaxed);
+    }
+
+    /// The server answers 200 with `text/event-stream`: the stream opens.
+    pub fn open(&self) -> &Self {
+        self.report(vec![Report::Opened]);
+        self
+    }
+
+    /// The server sends these body bytes (any part of a stream: they need not end on an event
+    /// boundary). They go through the real parser, limits and done sentinel included.
+    pub fn send(&self, bytes: impl AsRef<[u8]>) -> &Self {
+        if !self.is_live() {
+            return self;
+        }
+        let chunk = bytes::Bytes::copy_from_slice(bytes.as_ref());
+        let mut reports = Vec::new();
+        let more = self
+            .0
+            .parser
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .feed(&chunk, &mut reports);
+        self.report(reports);
+        if !more {
+            self.finish(Report::Done);
+        }
+        self
+    }
+
+    /// The server closes the stream ([`SseError::StreamEnded`]): a transient end.
+    pub fn end_stream(&self) {
+        let url = self.0.url.clone();
+        self.finish(Report::Ended(SseError::StreamEnded { url }));
+    }
+
+    /// The server refuses with this status ([`SseError::Status`]).
+    pub fn refuse(&self, status: u16) {
+        self.refuse_with(status, None);
+    }
+
+    /// The server refuses with this status and a `Retry-After`.
+    pub fn refuse_with(&self, status: u16, retry_after: Option<Duration>) {
+        let url = self.0.url.clone();
+        self.finish(Report::Ended(SseError::Status {
+            url,
+            status,
+            body: String::new(),
+            retry_after,
+        }));
+    }
+
+    /// The attempt ends with this error.
+    pub fn fail(&self, error: impl FnOnce(SourceUrl) -> SseError) {
+        let error = error(self.0.url.clone());
+        self.finish(Report::Ended(error));
+    }
+}

@@ -1,0 +1,30 @@
+//! The integration tests, in one binary: each module is a behaviour. One binary links Bevy,
+//! reqwest and axum once instead of once per file. (`tests/abuse.rs` stays apart: it measures
+//! heap with a global allocator, which other tests running in the same process would disturb.)
+
+#[path = "../../examples/support/demo_server.rs"]
+mod demo_server;
+#[path = "../../examples/support/loopback.rs"]
+mod loopback;
+mod support;
+
+mod axum_interop;
+mod connect_timeout;
+mod delivery;
+mod lifecycle;
+mod logging;
+mod named_handlers;
+mod observers;
+mod one_shot;
+mod parser_chunking;
+mod parser_limits;
+mod parser_rules;
+mod parser_sharing;
+mod reconnect;
+mod redirects;
+mod refusal;
+mod request;
+mod retry_policy;
+mod soak;
+mod sse_tail;
+mod tls;

@@ -1,0 +1,5 @@
+//! Helpers shared by the tests.
+
+pub mod app;
+pub mod parsing;
+pub mod server;
