@@ -60,14 +60,18 @@ impl Inbox {
 struct Budget {
     messages: usize,
     deadline: Option<Instant>,
+    /// A report was applied this frame: the time budget may stop the step only after one, so
+    /// that every frame makes progress.
+    progressed: bool,
 }
 
 impl Budget {
     fn spent(&self) -> bool {
         self.messages == 0
-            || self
-                .deadline
-                .is_some_and(|deadline| Instant::now() >= deadline)
+            || (self.progressed
+                && self
+                    .deadline
+                    .is_some_and(|deadline| Instant::now() >= deadline))
     }
 }
 
@@ -86,6 +90,7 @@ pub(crate) fn receive(world: &mut World) {
         deadline: config
             .max_receive_time_per_frame
             .map(|limit| started + limit),
+        progressed: false,
     };
     let capacity = config.channel_capacity;
     let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
@@ -195,6 +200,7 @@ fn apply_reports(
             break Ok(());
         };
         *quantum -= 1;
+        budget.progressed = true;
         match report {
             Report::Message(event) if batchable => {
                 unobserved.push(SseMessage { entity, event });
@@ -243,15 +249,16 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             let handler = world
                 .get::<SseHandlers>(entity)
                 .and_then(|handlers| handlers.0.get(message.event_type()).copied());
-            if let Some(handler) = handler {
-                let input = message.clone();
-                token.call_game(world, |world| {
-                    if let Err(error) = world.run_system_with(handler, input) {
-                        warn!(%entity, %error, "named event handler failed");
-                    }
-                })?;
-            }
-            token.emit(world, message)
+            let Some(handler) = handler else {
+                return token.emit(world, message);
+            };
+            // Delivered first: the message stands even if its handler closes the source.
+            token.emit(world, message.clone())?;
+            token.call_game(world, |world| {
+                if let Err(error) = world.run_system_with(handler, message) {
+                    warn!(%entity, %error, "named event handler failed");
+                }
+            })
         }
         Report::Comment(text) => token.emit(world, SseComment { entity, text }),
         Report::Retry(retry) => {

@@ -71,7 +71,7 @@ pub enum SseError {
         #[source]
         source: Arc<reqwest::Error>,
     },
-    /// The TLS handshake failed while connecting: most often a certificate that is not trusted, has expired or
+    /// The TLS handshake failed: most often a certificate that is not trusted, has expired or
     /// does not name the host. Trying again cannot help, so the source closes (the standard lets
     /// a client fail the connection when reconnecting is futile). Trust a private root with a
     /// custom [`SseClient`](crate::plugin::SseClient).
@@ -202,13 +202,28 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Whether the error or one of its causes is a TLS failure. An `io::Error` that wraps another
-/// error is looked into: its `source()` skips the wrapped error.
+/// Whether the error or one of its causes is a TLS failure that another attempt would meet
+/// again: a certificate or handshake failure. A broken record (a decrypt error, a malformed
+/// message) is a broken connection instead, even when it shows while the response head is
+/// read. An `io::Error` that wraps another error is looked into: its `source()` skips the
+/// wrapped error.
 fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(cause) = next {
-        if cause.is::<rustls::Error>() {
-            return true;
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::UnsupportedNameType
+                    | rustls::Error::PeerIncompatible(_)
+                    | rustls::Error::AlertReceived(_)
+                    | rustls::Error::InvalidCertRevocationList(_)
+                    | rustls::Error::InappropriateHandshakeMessage { .. }
+                    | rustls::Error::HandshakeNotComplete
+                    | rustls::Error::NoApplicationProtocol
+                    | rustls::Error::InvalidEncryptedClientHello(_)
+            );
         }
         next = match cause.downcast_ref::<std::io::Error>() {
             Some(io) if io.get_ref().is_some() => io.get_ref().map(|inner| inner as _),

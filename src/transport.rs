@@ -1,9 +1,11 @@
 //! The seam between the IO side and the ECS side.
 //!
-//! The ECS side hands a transport an [`AttemptRequest`] (a ready HTTP request and what the
-//! stream needs); the transport runs the attempt and sends ordered [`Report`]s back over the
-//! plugin's bounded channel, tagged with the source entity and the attempt's id; dropping the
-//! [`AttemptHandle`] it returned cancels the attempt. Nothing else crosses.
+//! The ECS side hands a transport an attempt request (a ready HTTP request and what the stream
+//! needs); the transport runs the attempt and sends ordered reports (opened, event, comment,
+//! retry, id, ended with why) back over the plugin's bounded channel, tagged with the source
+//! entity and the attempt's id; dropping the handle it returned cancels the attempt. Nothing
+//! else crosses. The seam is crate-internal for now; [`MemoryTransport`] is its public face for
+//! tests.
 //!
 //! Two transports exist: the IO thread (`io.rs`, reqwest on a current-thread tokio runtime),
 //! and [`MemoryTransport`], which a test scripts by hand. A fetch-based web transport would be a

@@ -103,3 +103,44 @@ fn no_secret_reaches_the_logs_at_info_or_above() {
     // The server did receive them.
     assert_eq!(server.requests()[0].header("x-api-key"), Some("SECRET-KEY"));
 }
+
+#[test]
+fn the_logging_context_follows_set_url() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(bevy::log::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = bevy::log::tracing::subscriber::set_default(subscriber);
+
+    let (mut app, network) = memory_app();
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new("http://first.test/feed"))
+        .id();
+    app.update();
+    network.last_attempt(source).unwrap().end_stream();
+    app.update();
+    app.world_mut()
+        .get_mut::<EventSource>(source)
+        .unwrap()
+        .set_url("http://second.test/feed?token=SECRET");
+    app.world_mut()
+        .commands()
+        .entity(source)
+        .reconnect_event_source();
+    app.update();
+    network.last_attempt(source).unwrap().end_stream();
+    app.update();
+    let logs = captured.text();
+    let ended: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("attempt ended"))
+        .collect();
+    assert_eq!(ended.len(), 2, "{logs}");
+    assert!(ended[0].contains("url=http://first.test/feed"), "{logs}");
+    assert!(ended[1].contains("url=http://second.test/feed?…"), "{logs}");
+    assert!(!logs.contains("SECRET"), "{logs}");
+}

@@ -137,3 +137,40 @@ fn an_invalid_header_is_a_typed_error_not_a_panic() {
     ));
     assert!(server.requests().is_empty());
 }
+
+/// A 401 whose body trickles and never ends: within the response timeout (or, without one, a
+/// bounded default) the source closes with the status and what arrived of the body.
+fn a_refusal_whose_body_never_ends(source: impl FnOnce(String) -> EventSource) {
+    let server = ScriptedServer::start(vec![vec![
+        send("HTTP/1.1 401 Unauthorized\r\nContent-Length: 100000\r\n\r\nsor"),
+        Step::Pause(std::time::Duration::from_millis(20)),
+        send("ry"),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let mut app = test_app();
+    collect::<SseErrored>(&mut app);
+    collect::<SseClosed>(&mut app);
+    let source = app.world_mut().spawn(source(server.url("/"))).id();
+    update_until_closed(&mut app, source);
+    let errors = collected::<SseErrored>(&app);
+    assert!(
+        matches!(
+            &errors[..],
+            [SseErrored { error: SseError::Status { status: 401, body, .. }, .. }] if body == "sorry"
+        ),
+        "{errors:?}"
+    );
+    assert_eq!(closes(&app), [(source, "refused")]);
+}
+
+#[test]
+fn a_refused_body_that_never_ends_fails_within_the_response_timeout() {
+    a_refusal_whose_body_never_ends(|url| {
+        EventSource::new(url).with_response_timeout(std::time::Duration::from_millis(300))
+    });
+}
+
+#[test]
+fn a_refused_body_that_never_ends_fails_within_a_bounded_default() {
+    a_refusal_whose_body_never_ends(EventSource::new);
+}

@@ -48,3 +48,70 @@ fn post_sends_its_body() {
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(request.body, br#"{"q":"hi"}"#);
 }
+
+#[test]
+fn a_header_the_game_sets_replaces_the_default_of_that_name() {
+    let server = ScriptedServer::start(vec![vec![send(OK_HEAD), Step::HoldUntilClientCloses]]);
+    let mut app = test_app();
+    app.world_mut().spawn((
+        EventSource::new(server.url("/"))
+            .with_header("Accept", "text/event-stream; charset=utf-8")
+            .with_header("last-event-id", "from-the-game")
+            .with_header("X-Twice", "a")
+            .with_header("X-Twice", "b"),
+        LastEventId("from-the-stream".into()),
+    ));
+    update_until(&mut app, "a request", |_| !server.requests().is_empty());
+    let request = &server.requests()[0];
+    let count = |name: &str| {
+        request
+            .head
+            .lines()
+            .filter(|line| {
+                line.split_once(':')
+                    .is_some_and(|(key, _)| key.eq_ignore_ascii_case(name))
+            })
+            .count()
+    };
+    assert_eq!(count("accept"), 1, "{}", request.head);
+    assert_eq!(
+        request.header("accept"),
+        Some("text/event-stream; charset=utf-8")
+    );
+    assert_eq!(count("last-event-id"), 1, "{}", request.head);
+    assert_eq!(request.header("last-event-id"), Some("from-the-game"));
+    // The game's own repeats are kept.
+    assert_eq!(count("x-twice"), 2, "{}", request.head);
+}
+
+#[test]
+fn a_last_event_id_that_is_no_header_value_is_left_out_and_the_source_goes_on() {
+    let server = ScriptedServer::start(vec![
+        vec![send(format!(
+            "{OK_HEAD}retry: 10\nid: bad\u{1}id\ndata: one\n\n"
+        ))],
+        vec![
+            send(format!("{OK_HEAD}data: two\n\n")),
+            Step::HoldUntilClientCloses,
+        ],
+    ]);
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(server.url("/")))
+        .id();
+    update_until(&mut app, "the second stream", |app| {
+        collected::<SseMessage>(app).len() == 2
+    });
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].header("last-event-id"), None);
+    assert_eq!(state(&app, source), ReadyState::Open);
+    assert!(
+        collected::<SseErrored>(&app)
+            .iter()
+            .all(|e| !matches!(e.error, SseError::InvalidRequest { .. }))
+    );
+}

@@ -51,8 +51,10 @@ struct Seen {
     refused: Vec<String>,
 }
 
-/// A TLS SSE server on 127.0.0.1:0: one event, then the connection stays open.
-fn start_tls_server(pki: &Pki) -> (SocketAddr, Arc<Mutex<Seen>>) {
+/// A TLS SSE server on 127.0.0.1:0: one event, then the connection stays open. With
+/// `corrupt_first`, the first connection then gets bytes written under TLS, straight onto TCP:
+/// a TLS error in the middle of an open stream.
+fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Seen>>) {
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
@@ -98,6 +100,16 @@ fn start_tls_server(pki: &Pki) -> (SocketAddr, Arc<Mutex<Seen>>) {
                         return;
                     }
                     let _ = tls.flush().await;
+                    let first = seen.lock().unwrap().handshakes == 1;
+                    if corrupt_first && first {
+                        // A record the client cannot decrypt.
+                        let (tcp, _) = tls.get_mut();
+                        let junk = b"not a real TLS record";
+                        let mut record = vec![0x17, 0x03, 0x03, 0x00, junk.len() as u8];
+                        record.extend_from_slice(junk);
+                        let _ = tcp.write_all(&record).await;
+                        let _ = tcp.flush().await;
+                    }
                     // Hold the stream open until the client goes away.
                     while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
                 });
@@ -110,7 +122,7 @@ fn start_tls_server(pki: &Pki) -> (SocketAddr, Arc<Mutex<Seen>>) {
 #[test]
 fn trusted_root_gets_events_over_https() {
     let pki = pki();
-    let (addr, seen) = start_tls_server(&pki);
+    let (addr, seen) = start_tls_server(&pki, false);
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
         .build()
@@ -139,7 +151,7 @@ fn trusted_root_gets_events_over_https() {
 #[test]
 fn untrusted_certificate_is_a_clear_fatal_error_and_no_events() {
     let pki = pki();
-    let (addr, seen) = start_tls_server(&pki);
+    let (addr, seen) = start_tls_server(&pki, false);
 
     // The default client: system roots only, which do not include this run's private root.
     let mut app = test_app();
@@ -175,4 +187,40 @@ fn untrusted_certificate_is_a_clear_fatal_error_and_no_events() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.handshakes, 0);
     assert_eq!(seen.refused.len(), 1, "{:?}", seen.refused);
+}
+
+#[test]
+fn a_tls_error_mid_stream_reconnects() {
+    let pki = pki();
+    let (addr, seen) = start_tls_server(&pki, true);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let mut app = test_app();
+    app.insert_resource(SseClient(client));
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    collect::<SseRetrying>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn((
+            EventSource::new(format!("https://{addr}/events")),
+            ReconnectionTime(std::time::Duration::from_millis(100)),
+        ))
+        .id();
+    // (The first event may or may not be read before the broken record: one TCP read can
+    // carry both.)
+    update_until(&mut app, "the second stream", |app| {
+        seen.lock().unwrap().handshakes == 2 && state(app, source) == ReadyState::Open
+    });
+    let errors = collected::<SseErrored>(&app);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = &errors[0].error;
+    assert!(matches!(error, SseError::Transport { .. }), "{error:?}");
+    assert!(!error.is_fatal());
+    println!("the error: {error}");
+    assert_eq!(collected::<SseRetrying>(&app).len(), 1);
+    assert_eq!(state(&app, source), ReadyState::Open);
+    assert_eq!(seen.lock().unwrap().handshakes, 2);
 }

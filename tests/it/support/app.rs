@@ -90,3 +90,45 @@ pub fn closes(app: &App) -> Vec<(Entity, &'static str)> {
         .map(|closed| (closed.entity, reason_name(&closed.reason)))
         .collect()
 }
+
+/// A test app on the in-memory transport: no socket, no IO thread; network and game time both
+/// advance 50 ms per update.
+pub fn memory_app() -> (App, bevy_eventsource::transport::MemoryTransport) {
+    memory_app_with(SsePlugin::default())
+}
+
+pub fn memory_app_with(plugin: SsePlugin) -> (App, bevy_eventsource::transport::MemoryTransport) {
+    let network = bevy_eventsource::transport::MemoryTransport::new();
+    let mut app = test_app_with(plugin);
+    app.insert_resource(network.clone());
+    collect::<SseStateChanged>(&mut app);
+    collect::<SseClosed>(&mut app);
+    collect::<SseErrored>(&mut app);
+    collect::<SseMessage>(&mut app);
+    collect::<SseRetrying>(&mut app);
+    (app, network)
+}
+
+/// The state changes of `source` read so far, as (old, new).
+pub fn transitions(app: &App, source: Entity) -> Vec<(ReadyState, ReadyState)> {
+    collected::<SseStateChanged>(app)
+        .iter()
+        .filter(|change| change.entity == source)
+        .map(|change| (change.old, change.new))
+        .collect()
+}
+
+/// The data of the messages read so far.
+pub fn data(app: &App) -> Vec<String> {
+    collected::<SseMessage>(app)
+        .iter()
+        .map(|message| message.data().to_owned())
+        .collect()
+}
+
+/// Runs `n` updates.
+pub fn updates(app: &mut App, n: usize) {
+    for _ in 0..n {
+        app.update();
+    }
+}
