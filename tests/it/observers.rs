@@ -1,27 +1,24 @@
-//! Every callback is also an entity event on the source: observers see the same stream.
+//! Every callback is also an entity event on the source: observers see the same stream, in
+//! order. On the in-memory transport.
 
 use crate::support::app;
-use crate::support::server;
 
 use app::*;
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use server::*;
+
+const URL: &str = "http://game.test/feed";
 
 #[derive(Resource, Default)]
 struct Log(Vec<String>);
 
 #[test]
 fn observers_on_the_entity_see_every_callback() {
-    let server = ScriptedServer::start(vec![vec![
-        send(OK_HEAD),
-        send(": ping\nretry: 50\nevent: join\ndata: ada\n\n"),
-    ]]);
-    let mut app = test_app();
+    let (mut app, network) = memory_app();
     app.init_resource::<Log>();
     let source = app
         .world_mut()
-        .spawn(EventSource::new(server.url("/")))
+        .spawn(EventSource::new(URL))
         .observe(|_: On<SseOpened>, mut log: ResMut<Log>| log.0.push("open".into()))
         .observe(|m: On<SseMessage>, mut log: ResMut<Log>| {
             log.0
@@ -43,7 +40,14 @@ fn observers_on_the_entity_see_every_callback() {
             log.0.push(format!("state {:?}", s.new))
         })
         .id();
-    update_until_closed(&mut app, source);
+    app.update();
+    network
+        .last_attempt(source)
+        .unwrap()
+        .open()
+        .send(": ping\nretry: 50\nevent: join\ndata: ada\n\n")
+        .end_stream();
+    app.update();
     let log = &app.world().resource::<Log>().0;
     // The spawn's Connecting transition happened before the first update too.
     assert_eq!(
@@ -66,35 +70,28 @@ fn observers_on_the_entity_see_every_callback() {
 
 #[test]
 fn global_observers_see_every_source() {
-    let server = ScriptedServer::start(vec![vec![
-        send(OK_HEAD),
-        send("data: x\n\n"),
-        Step::HoldUntilClientCloses,
-    ]]);
-    let mut app = test_app();
+    let (mut app, network) = memory_app();
     app.init_resource::<Log>();
     app.add_observer(|m: On<SseMessage>, mut log: ResMut<Log>| log.0.push(m.data().to_owned()));
-    app.world_mut().spawn(EventSource::new(server.url("/a")));
-    app.world_mut().spawn(EventSource::new(server.url("/b")));
-    update_until(&mut app, "two messages", |app| {
-        app.world().resource::<Log>().0.len() == 2
-    });
+    app.world_mut().spawn(EventSource::new(URL));
+    app.world_mut().spawn(EventSource::new(URL));
+    app.update();
+    for (k, attempt) in network.attempts().iter().enumerate() {
+        attempt.open().send(format!("data: {k}\n\n"));
+    }
+    app.update();
+    let mut log = app.world().resource::<Log>().0.clone();
+    log.sort();
+    assert_eq!(log, ["0", "1"]);
 }
 
 #[test]
 fn an_observer_that_closes_the_source_stops_the_rest_of_the_chunk() {
-    // All three events arrive in one write, so they reach the game in one batch.
-    let server = ScriptedServer::start(vec![vec![
-        send(OK_HEAD),
-        send("data: 1\n\ndata: 2\n\ndata: 3\n\n"),
-        Step::HoldUntilClientCloses,
-    ]]);
-    let mut app = test_app();
-    collect::<SseMessage>(&mut app);
+    let (mut app, network) = memory_app();
     app.init_resource::<Log>();
     let source = app
         .world_mut()
-        .spawn(EventSource::new(server.url("/")))
+        .spawn(EventSource::new(URL))
         .observe(
             |m: On<SseMessage>, mut log: ResMut<Log>, mut commands: Commands| {
                 log.0.push(m.data().to_owned());
@@ -104,7 +101,13 @@ fn an_observer_that_closes_the_source_stops_the_rest_of_the_chunk() {
             },
         )
         .id();
-    update_until_closed(&mut app, source);
+    app.update();
+    // All three events in one batch.
+    let attempt = network.last_attempt(source).unwrap();
+    attempt.open().send("data: 1\n\ndata: 2\n\ndata: 3\n\n");
+    app.update();
+    assert_eq!(state(&app, source), ReadyState::Closed);
+    assert!(attempt.is_cancelled());
     app.update();
     assert_eq!(app.world().resource::<Log>().0, ["1", "2"]);
     let read: Vec<String> = collected::<SseMessage>(&app)
@@ -116,23 +119,14 @@ fn an_observer_that_closes_the_source_stops_the_rest_of_the_chunk() {
 
 #[test]
 fn an_observer_added_mid_stream_sees_the_following_messages() {
-    let server = ScriptedServer::start(vec![vec![
-        send(OK_HEAD),
-        send("id: 1\ndata: a\n\nid: 2\ndata: b\n\n"),
-        Step::WaitForGate,
-        send("id: 3\ndata: c\n\n"),
-        Step::HoldUntilClientCloses,
-    ]]);
-    let mut app = test_app();
-    collect::<SseMessage>(&mut app);
+    let (mut app, network) = memory_app();
     app.init_resource::<Log>();
-    let source = app
-        .world_mut()
-        .spawn(EventSource::new(server.url("/")))
-        .id();
-    update_until(&mut app, "two messages", |app| {
-        collected::<SseMessage>(app).len() == 2
-    });
+    let source = app.world_mut().spawn(EventSource::new(URL)).id();
+    app.update();
+    let attempt = network.last_attempt(source).unwrap();
+    attempt.open().send("id: 1\ndata: a\n\nid: 2\ndata: b\n\n");
+    app.update();
+    assert_eq!(collected::<SseMessage>(&app).len(), 2);
     // Read without observers, in one batch: the last event ID is the batch's last.
     assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "2");
     app.world_mut().entity_mut(source).observe(
@@ -142,10 +136,9 @@ fn an_observer_added_mid_stream_sees_the_following_messages() {
             log.0.push(format!("{} {id}", m.data()));
         },
     );
-    server.open_gate();
-    update_until(&mut app, "third message", |app| {
-        collected::<SseMessage>(app).len() == 3
-    });
+    attempt.send("id: 3\ndata: c\n\n");
+    app.update();
+    assert_eq!(collected::<SseMessage>(&app).len(), 3);
     assert_eq!(app.world().resource::<Log>().0, ["c 3"]);
     assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "3");
 }

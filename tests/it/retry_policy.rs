@@ -1,5 +1,6 @@
 //! `RetryPolicy`: backoff over failed attempts, reset by a healthy one, clamped server `retry:`,
-//! jitter bounds, giving up, and opt-in retry of overload statuses with `Retry-After`.
+//! jitter bounds, giving up (on the in-memory transport); opt-in retry of overload statuses with
+//! `Retry-After` (against a real server, which sends the header).
 
 use crate::support::app;
 use crate::support::server;
@@ -31,17 +32,62 @@ fn spawn(app: &mut App, source: EventSource, policy: RetryPolicy, time: Duration
         .id()
 }
 
+/// A source on the in-memory transport with this policy and reconnection time.
+fn spawn_in_memory(
+    policy: RetryPolicy,
+    time: Duration,
+) -> (App, bevy_eventsource::transport::MemoryTransport, Entity) {
+    let (mut app, network) = memory_app();
+    let source = app
+        .world_mut()
+        .spawn((
+            EventSource::new("http://game.test/"),
+            policy,
+            ReconnectionTime(time),
+        ))
+        .id();
+    app.update();
+    (app, network, source)
+}
+
+/// Ends each attempt as soon as it starts, after `stream` (opened first unless empty), until
+/// the source has made `attempts` attempts or closed.
+fn run_attempts(
+    app: &mut App,
+    network: &bevy_eventsource::transport::MemoryTransport,
+    source: Entity,
+    attempts: usize,
+    stream: impl Fn(usize) -> &'static str,
+) {
+    for _ in 0..10_000 {
+        let started = network.attempts_of(source);
+        let last = started.last().unwrap();
+        if last.is_live() {
+            let body = stream(started.len());
+            if !body.is_empty() {
+                last.open().send(body);
+            }
+            if started.len() < attempts {
+                last.end_stream();
+            }
+        }
+        app.update();
+        if state(app, source) == ReadyState::Closed || started.len() == attempts {
+            return;
+        }
+    }
+    panic!("never got to {attempts} attempts");
+}
+
 #[test]
 fn failed_attempts_back_off_exponentially_then_give_up() {
-    // Every connection opens and ends at once, with no event: each one is a failure.
-    let server = ScriptedServer::start(vec![vec![send(OK_HEAD)]]);
-    let mut app = test_app();
     let policy = RetryPolicy::default()
         .with_jitter(0.0)
         .with_backoff(2.0, ms(350))
         .with_max_attempts(5);
-    let source = spawn(&mut app, EventSource::new(server.url("/")), policy, ms(100));
-    update_until_closed(&mut app, source);
+    let (mut app, network, source) = spawn_in_memory(policy, ms(100));
+    // Every attempt ends at once, with no event: each one is a failure.
+    run_attempts(&mut app, &network, source, 6, |_| "");
     // 100, 200, 400 capped at 350, 350; the fifth failure gives up.
     assert_eq!(delays(&app), [ms(100), ms(200), ms(350), ms(350)]);
     let attempts: Vec<u32> = collected::<SseRetrying>(&app)
@@ -55,22 +101,17 @@ fn failed_attempts_back_off_exponentially_then_give_up() {
         SseError::GaveUp { attempts: 5, .. }
     ));
     assert!(errors.last().unwrap().error.to_string().contains("gave up"));
-    assert_eq!(server.requests().len(), 5);
+    assert_eq!(network.attempts().len(), 5);
+    assert_eq!(closes(&app), [(source, "gave up")]);
 }
 
 #[test]
 fn an_attempt_that_delivered_an_event_resets_the_backoff() {
-    let server = ScriptedServer::start(vec![
-        vec![send(OK_HEAD)],
-        vec![send(OK_HEAD)],
-        vec![send(OK_HEAD), send("data: healthy\n\n")],
-        vec![send(OK_HEAD), Step::HoldUntilClientCloses],
-    ]);
-    let mut app = test_app();
     let policy = RetryPolicy::default().with_jitter(0.0);
-    let source = spawn(&mut app, EventSource::new(server.url("/")), policy, ms(100));
-    update_until(&mut app, "the fourth attempt open", |app| {
-        server.requests().len() == 4 && state(app, source) == ReadyState::Open
+    let (mut app, network, source) = spawn_in_memory(policy, ms(100));
+    run_attempts(&mut app, &network, source, 4, |attempt| match attempt {
+        3 => "data: healthy\n\n",
+        _ => "",
     });
     assert_eq!(delays(&app), [ms(100), ms(200), ms(100)]);
     let attempts: Vec<u32> = collected::<SseRetrying>(&app)
@@ -82,14 +123,9 @@ fn an_attempt_that_delivered_an_event_resets_the_backoff() {
 
 #[test]
 fn a_server_retry_is_clamped_but_a_game_value_is_used_as_given() {
-    let server = ScriptedServer::start(vec![
-        vec![send(OK_HEAD), send("retry: 0\ndata: a\n\n")],
-        vec![send(OK_HEAD), Step::HoldUntilClientCloses],
-    ]);
-    let mut app = test_app();
     let policy = RetryPolicy::default().with_jitter(0.0);
-    let source = spawn(&mut app, EventSource::new(server.url("/")), policy, ms(5));
-    update_until(&mut app, "retrying", |app| !delays(app).is_empty());
+    let (mut app, network, source) = spawn_in_memory(policy.clone(), ms(5));
+    run_attempts(&mut app, &network, source, 2, |_| "retry: 0\ndata: a\n\n");
     assert_eq!(delays(&app), [ms(100)], "retry: 0 is raised to the floor");
     assert_eq!(
         app.world().get::<ReconnectionTime>(source).unwrap().0,
@@ -97,24 +133,22 @@ fn a_server_retry_is_clamped_but_a_game_value_is_used_as_given() {
     );
 
     // The game's own 5 ms, with no server retry, is not raised.
-    let server = ScriptedServer::start(vec![vec![send(OK_HEAD), send("data: a\n\n")]]);
-    let mut app = test_app();
-    let policy = RetryPolicy::default().with_jitter(0.0);
-    spawn(&mut app, EventSource::new(server.url("/")), policy, ms(5));
-    update_until(&mut app, "retrying", |app| !delays(app).is_empty());
-    assert_eq!(delays(&app)[0], ms(5));
+    let (mut app, network, source) = spawn_in_memory(policy, ms(5));
+    run_attempts(&mut app, &network, source, 2, |_| "data: a\n\n");
+    assert_eq!(delays(&app), [ms(5)]);
 }
 
 #[test]
 fn jitter_adds_at_most_its_fraction() {
-    let server = ScriptedServer::start(vec![vec![send(OK_HEAD), send("data: a\n\n")]]);
-    let mut app = test_app();
     let policy = RetryPolicy::default().with_jitter(0.1);
-    spawn(&mut app, EventSource::new(server.url("/")), policy, ms(100));
-    update_until(&mut app, "three retries", |app| delays(app).len() >= 3);
-    for delay in delays(&app) {
+    let (mut app, network, source) = spawn_in_memory(policy, ms(100));
+    run_attempts(&mut app, &network, source, 20, |_| "data: a\n\n");
+    let delays = delays(&app);
+    assert_eq!(delays.len(), 19);
+    for &delay in &delays {
         assert!((ms(100)..=ms(110)).contains(&delay), "{delay:?}");
     }
+    assert!(delays.iter().any(|&delay| delay != delays[0]), "{delays:?}");
 }
 
 const UNAVAILABLE: &str =
