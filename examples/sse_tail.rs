@@ -168,8 +168,8 @@ fn print_error(error: On<SseErrored>) {
     line(json!({"kind": "error", "message": error.error.to_string()}));
 }
 
-fn print_closed(_: On<SseClosed>, mut exit: MessageWriter<AppExit>) {
-    line(json!({"kind": "closed"}));
+fn print_closed(closed: On<SseClosed>, mut exit: MessageWriter<AppExit>) {
+    line(json!({"kind": "closed", "reason": closed.reason.to_string()}));
     exit.write(AppExit::Success);
 }
 

@@ -41,6 +41,10 @@ pub(crate) struct RetryAt(pub(crate) Duration);
 #[derive(Component)]
 pub(crate) struct PendingOpen;
 
+/// The source's [`EventSource`] was removed (the entity stays): inserting one again reopens it.
+#[derive(Component)]
+struct Detached;
+
 /// Attempts that failed in a row.
 #[derive(Component, Default)]
 struct FailedAttempts(u32);
@@ -276,7 +280,7 @@ pub(crate) fn close_with(world: &mut World, entity: Entity, reason: CloseReason)
         .remove::<(Attempt, RetryAt, PendingOpen)>();
     enter(world, token, ReadyState::Closing)?;
     enter(world, token, ReadyState::Closed)?;
-    span_of(world, entity).in_scope(|| info!(?reason, "closed"));
+    span_of(world, entity).in_scope(|| info!(%reason, "closed"));
     token.emit(world, SseClosed { entity, reason })
 }
 
@@ -303,15 +307,20 @@ pub(crate) fn reconnect_now(world: &mut World, entity: Entity) {
     start_attempt(world, entity);
 }
 
-/// Opens a source spawned since the last frame, unless the game already opened or closed it.
+/// Opens a source spawned since the last frame, unless the game already opened or closed it;
+/// or one whose [`EventSource`] was inserted again after being removed.
 pub(crate) fn open_new(world: &mut World, entity: Entity) {
     let Ok(mut source) = world.get_entity_mut(entity) else {
         return;
     };
-    if source.take::<PendingOpen>().is_some()
-        && source.get::<ReadyState>() == Some(&ReadyState::Initial)
-    {
+    if source.take::<PendingOpen>().is_none() {
+        return;
+    }
+    let reattached = source.take::<Detached>().is_some();
+    if source.get::<ReadyState>() == Some(&ReadyState::Initial) {
         start_attempt(world, entity);
+    } else if reattached {
+        reconnect_now(world, entity);
     }
 }
 
@@ -330,9 +339,13 @@ pub(crate) fn retry_if_due(world: &mut World, entity: Entity) {
 /// `was_closed`: the source was closed already.
 pub(crate) fn source_removed(world: &mut World, entity: Entity, was_closed: bool) {
     if was_closed {
+        if let Ok(mut source) = world.get_entity_mut(entity) {
+            source.insert(Detached);
+        }
         return;
     }
-    if world.get_entity(entity).is_ok() {
+    if let Ok(mut source) = world.get_entity_mut(entity) {
+        source.insert(Detached);
         return close(world, entity, CloseReason::Removed);
     }
     // Despawned: its components (the attempt among them) are gone. Systems and global

@@ -146,6 +146,22 @@ pub enum CloseReason {
     Despawned,
 }
 
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Requested => f.write_str("requested"),
+            Self::DoneSentinel => f.write_str("done sentinel"),
+            Self::OneShotComplete => f.write_str("one-shot complete"),
+            Self::Refused(error) => write!(f, "refused: {error}"),
+            Self::OneShotFailed(error) => write!(f, "one-shot failed: {error}"),
+            Self::GaveUp(error) => write!(f, "{error}"),
+            Self::Vetoed => f.write_str("retry vetoed"),
+            Self::Removed => f.write_str("EventSource removed"),
+            Self::Despawned => f.write_str("despawned"),
+        }
+    }
+}
+
 impl CloseReason {
     /// The error behind the close, if an error closed it.
     pub fn error(&self) -> Option<&SseError> {

@@ -120,7 +120,7 @@ pub struct SseStats {
     pub frame_receive_time: Duration,
     /// Messages delivered since the plugin started.
     pub total_messages: u64,
-    /// Reports (messages, comments, state changes) left for later frames by the frame's message
-    /// or time budget, at the end of the last frame.
+    /// Batches taken from the channel but left for later frames by the frame's message or time
+    /// budget, at the end of the last frame (at most the channel capacity).
     pub frame_backlog: usize,
 }

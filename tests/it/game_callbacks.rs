@@ -317,3 +317,22 @@ fn a_global_observer_hears_of_a_despawned_source() {
     app.update();
     assert_eq!(app.world().resource::<Heard>().0, [source]);
 }
+
+#[test]
+fn a_source_whose_component_is_removed_and_inserted_again_reopens() {
+    let (mut app, network) = memory_app();
+    let source = app.world_mut().spawn(EventSource::new(URL)).id();
+    app.update();
+    app.world_mut().entity_mut(source).remove::<EventSource>();
+    app.update();
+    assert_eq!(state(&app, source), Closed);
+    assert!(network.attempts()[0].is_cancelled());
+    app.world_mut()
+        .entity_mut(source)
+        .insert(EventSource::new("http://game.test/other"));
+    app.update();
+    let attempts = network.attempts_of(source);
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[1].url(), "http://game.test/other");
+    assert_eq!(state(&app, source), Connecting);
+}

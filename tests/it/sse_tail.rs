@@ -127,6 +127,11 @@ fn prints_every_callback_as_json_and_exits_when_closed() {
     assert_eq!(run.lines[2]["data"], "a\"b");
     assert_eq!(run.lines[2]["last_event_id"], "5");
     assert!(run.lines[4]["message"].as_str().unwrap().contains("204"));
+    let reason = run.lines[5]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("refused: ") && reason.contains("204"),
+        "{reason}"
+    );
 
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
@@ -186,6 +191,7 @@ fn once_with_a_done_sentinel_ends_after_the_sentinel() {
     ]);
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
     assert_eq!(kinds(&run), ["open", "message", "closed"]);
+    assert_eq!(run.lines[2]["reason"], "done sentinel");
     assert_eq!(server.requests().len(), 1);
 }
 
