@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use tokio::time::Instant;
 
-use crate::error::SseError;
+use crate::error::{SourceUrl, SseError};
 use crate::transport::{AttemptRequest, Report, ReportSender, StreamParser};
 
 /// How long the body of a refused response may take when the source has no response timeout:
@@ -33,9 +33,37 @@ pub(crate) async fn run_attempt(request: AttemptRequest, reports: ReportSender) 
 /// Connects and streams; `Ok` when the done sentinel arrived, `Err` with why it ended otherwise.
 async fn stream(request: AttemptRequest, reports: &ReportSender) -> Result<(), SseError> {
     let url = request.url.clone();
-    let mut parser = StreamParser::new(&request);
+    let parser = StreamParser::new(&request);
     let read_timeout = request.read_timeout;
-    let mut response = connect(request).await?;
+    let deadline = request
+        .response_timeout
+        .map(|timeout| (Instant::now() + timeout, timeout));
+    let send = request.client.execute(request.request);
+    let response = match deadline {
+        Some((deadline, timeout)) => {
+            tokio::time::timeout_at(deadline, send).await.map_err(|_| {
+                SseError::ResponseTimeout {
+                    url: url.clone(),
+                    timeout,
+                }
+            })?
+        }
+        None => send.await,
+    };
+    let response = response.map_err(|source| SseError::from_connect(url.clone(), source))?;
+    let until = deadline.map_or_else(|| Instant::now() + REFUSED_BODY_TIMEOUT, |(at, _)| at);
+    let response = check(response, &url, until).await?;
+    receive(response, parser, read_timeout, reports).await
+}
+
+/// Reads an open stream until it ends; `Ok` when the done sentinel arrived.
+pub(crate) async fn receive(
+    mut response: reqwest::Response,
+    mut parser: StreamParser,
+    read_timeout: Option<Duration>,
+    reports: &ReportSender,
+) -> Result<(), SseError> {
+    let url = parser.url().clone();
     bevy::log::debug!("stream open");
     if !reports.send(vec![Report::Opened]).await {
         return Err(SseError::StreamEnded { url });
@@ -111,34 +139,21 @@ fn parse_retry_after(value: &[u8]) -> Option<Duration> {
     )
 }
 
-/// Sends the request and waits for the response headers, within the response timeout; checks
-/// the status and the Content-Type.
-async fn connect(request: AttemptRequest) -> Result<reqwest::Response, SseError> {
-    let url = request.url;
-    let deadline = request
-        .response_timeout
-        .map(|timeout| (Instant::now() + timeout, timeout));
-    let send = request.client.execute(request.request);
-    let response = match deadline {
-        Some((deadline, timeout)) => {
-            tokio::time::timeout_at(deadline, send).await.map_err(|_| {
-                SseError::ResponseTimeout {
-                    url: url.clone(),
-                    timeout,
-                }
-            })?
-        }
-        None => send.await,
-    };
-    let mut response = response.map_err(|source| SseError::from_connect(url.clone(), source))?;
+/// Checks the status and the Content-Type of a response. The body of a refused one is read, for
+/// the error message, until `until`: a refusal whose body trickles or never ends must not hold
+/// the source in `Connecting`.
+pub(crate) async fn check(
+    mut response: reqwest::Response,
+    url: &SourceUrl,
+    until: Instant,
+) -> Result<reqwest::Response, SseError> {
+    let url = url.clone();
     if response.status() != StatusCode::OK {
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| parse_retry_after(value.as_bytes()));
-        // A refused body that trickles or never ends must not hold the source in `Connecting`.
-        let until = deadline.map_or_else(|| Instant::now() + REFUSED_BODY_TIMEOUT, |(at, _)| at);
         let body = body_prefix(&mut response, until).await;
         return Err(SseError::Status {
             url,

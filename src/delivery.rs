@@ -126,7 +126,9 @@ fn fill(world: &mut World, inbox: &mut Inbox, capacity: usize) {
     for batch in std::mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
         inbox.push(batch);
     }
-    let rx = &world.resource::<SseRuntime>().rx;
+    let runtime = world.resource::<SseRuntime>();
+    runtime.flush_transport();
+    let rx = &runtime.rx;
     let queued = rx.len();
     for _ in 0..queued {
         if inbox.held >= capacity {

@@ -52,6 +52,9 @@ pub mod commands;
 mod connection;
 mod delivery;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod io;
 mod lifecycle;

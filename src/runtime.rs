@@ -51,6 +51,15 @@ impl SseRuntime {
     }
 }
 
+impl SseRuntime {
+    /// Lets the transport push what waits for room in the channel.
+    pub(crate) fn flush_transport(&self) {
+        if let Some(transport) = &self.transport {
+            transport.flush();
+        }
+    }
+}
+
 /// The transport attempts run on: a [`MemoryTransport`] the game inserted, or else the IO
 /// thread, started the first time a source connects.
 pub(crate) fn transport(world: &mut World) -> Arc<dyn Transport> {

@@ -118,6 +118,10 @@ impl AttemptHandle {
 /// handle was dropped first.
 pub(crate) trait Transport: Send + Sync + 'static {
     fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle;
+
+    /// Called at the start of each receive step, for a transport that has no task of its own
+    /// to push reports that waited for room in the channel.
+    fn flush(&self) {}
 }
 
 /// The parser of one attempt, turning body chunks into reports; shared by the transports, so
@@ -131,11 +135,24 @@ pub(crate) struct StreamParser {
 
 impl StreamParser {
     pub(crate) fn new(request: &AttemptRequest) -> Self {
+        Self::with_parts(
+            request.limits,
+            &request.last_event_id,
+            request.url.clone(),
+            request.done_sentinel.clone(),
+        )
+    }
+
+    pub(crate) fn with_parts(
+        limits: ParserLimits,
+        last_event_id: &str,
+        url: SourceUrl,
+        done_sentinel: Option<String>,
+    ) -> Self {
         Self {
-            parser: SseParser::with_limits(request.limits)
-                .with_last_event_id(&request.last_event_id),
-            url: request.url.clone(),
-            done_sentinel: request.done_sentinel.clone(),
+            parser: SseParser::with_limits(limits).with_last_event_id(last_event_id),
+            url,
+            done_sentinel,
             done: false,
         }
     }
@@ -169,6 +186,10 @@ impl StreamParser {
             reports.push(self.problem(source));
         }
         !self.done
+    }
+
+    pub(crate) fn url(&self) -> &SourceUrl {
+        &self.url
     }
 
     fn problem(&self, source: ParseError) -> Report {

@@ -1,5 +1,6 @@
 //! [`MemoryTransport`]: attempts scripted by a test, with no socket and no thread.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -17,7 +18,8 @@ use crate::error::{SourceUrl, SseError};
 /// [`refuse`](MemoryAttempt::refuse), ...). The bytes go through the real parser and the
 /// reports through the real channel and state machine, so what a test sees is what the network
 /// gives; only the socket is missing. Nothing runs in the background: a report reaches the game
-/// at the next `app.update()`.
+/// at the next `app.update()`. When the plugin's channel is full, reports wait in their attempt,
+/// in order, until the plugin takes them, as a real connection would wait.
 ///
 /// Insert it as a resource before the first source starts; the plugin then starts no IO thread.
 ///
@@ -92,8 +94,15 @@ impl MemoryTransport {
 }
 
 impl Transport for MemoryTransport {
+    fn flush(&self) {
+        for attempt in self.lock().iter() {
+            attempt.flush();
+        }
+    }
+
     fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle {
         let shared = Arc::new(Shared {
+            backlog: Mutex::new(VecDeque::new()),
             entity: reports.entity,
             parser: Mutex::new(StreamParser::new(&request)),
             url: request.url.clone(),
@@ -122,6 +131,8 @@ struct Shared {
     url: SourceUrl,
     parser: Mutex<StreamParser>,
     reports: ReportSender,
+    /// Reports the channel had no room for yet, oldest first.
+    backlog: Mutex<VecDeque<Vec<Report>>>,
     cancelled: AtomicBool,
     ended: AtomicBool,
 }
@@ -193,15 +204,34 @@ impl MemoryAttempt {
         !self.is_cancelled() && !self.is_ended()
     }
 
+    fn backlog(&self) -> MutexGuard<'_, VecDeque<Vec<Report>>> {
+        self.0
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn report(&self, reports: Vec<Report>) {
         if !self.is_live() || reports.is_empty() {
             return;
         }
-        if self.0.reports.try_send(reports).is_err() {
-            panic!(
-                "MemoryTransport: the plugin's channel is full (or the app is gone); run \
-                 app.update() to drain it, or raise SsePlugin::channel_capacity"
-            );
+        self.backlog().push_back(reports);
+        self.flush();
+    }
+
+    /// Sends what waits, in order, while the channel has room; a cancelled attempt's reports
+    /// are dropped, as its task would be.
+    fn flush(&self) {
+        let mut backlog = self.backlog();
+        if self.is_cancelled() {
+            backlog.clear();
+            return;
+        }
+        while let Some(reports) = backlog.pop_front() {
+            if let Err(reports) = self.0.reports.try_send(reports) {
+                backlog.push_front(reports);
+                break;
+            }
         }
     }
 

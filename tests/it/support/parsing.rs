@@ -101,3 +101,72 @@ pub fn retry(ms: u64) -> Parsed<'static> {
 pub fn last_event_id(id: &str) -> Parsed<'static> {
     Parsed::LastEventId(Cow::Owned(id.to_owned()))
 }
+
+/// WHATWG HTML 9.2.5/9.2.6 written the obvious way: decode the whole stream, split lines,
+/// interpret each. Slow and simple, as an oracle.
+pub fn reference(stream: &[u8]) -> Vec<Parsed<'static>> {
+    let stream = stream.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(stream);
+    let text = String::from_utf8_lossy(stream);
+    let mut lines = Vec::new();
+    let mut rest = &text[..];
+    while let Some(end) = rest.find(['\r', '\n']) {
+        lines.push(&rest[..end]);
+        rest = if rest[end..].starts_with("\r\n") {
+            &rest[end + 2..]
+        } else {
+            &rest[end + 1..]
+        };
+    }
+
+    let mut out = Vec::new();
+    let (mut data, mut event_type, mut id_buffer, mut last_id) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut block_retry = None;
+    for line in lines {
+        if line.is_empty() {
+            let changed = last_id != id_buffer;
+            last_id = id_buffer.clone();
+            if data.is_empty() {
+                if changed {
+                    out.push(Parsed::LastEventId(Cow::Owned(last_id.clone())));
+                }
+            } else {
+                data.pop();
+                let mut event = MessageEvent::new(data.clone())
+                    .with_event_type(&event_type)
+                    .with_last_event_id(&last_id);
+                if let Some(retry) = block_retry {
+                    event = event.with_retry(retry);
+                }
+                out.push(Parsed::Message(event));
+            }
+            data.clear();
+            event_type.clear();
+            block_retry = None;
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix(':') {
+            out.push(Parsed::Comment(Cow::Owned(comment.to_owned())));
+            continue;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "data" => {
+                data.push_str(value);
+                data.push('\n');
+            }
+            "event" => event_type = value.to_owned(),
+            "id" if !value.contains('\0') => id_buffer = value.to_owned(),
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                let millis = value.parse::<u64>().unwrap_or(u64::MAX);
+                block_retry = Some(Duration::from_millis(millis));
+                out.push(Parsed::Retry(Duration::from_millis(millis)));
+            }
+            _ => {}
+        }
+    }
+    out
+}

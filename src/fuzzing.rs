@@ -1,0 +1,76 @@
+//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): not part of the API.
+
+use std::time::Duration;
+
+use bevy::prelude::Entity;
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::connection::{check, receive};
+use crate::error::{SourceUrl, SseError};
+use crate::parser::ParserLimits;
+use crate::transport::{Report, ReportSender, StreamParser};
+
+/// What the response path made of one response.
+#[derive(Debug)]
+pub struct ResponseOutcome {
+    /// Each report, as text, in order.
+    pub reports: Vec<String>,
+    /// How the attempt ended: `Ok` for the done sentinel.
+    pub ended: Result<(), SseError>,
+}
+
+/// Runs the real response path (status and Content-Type checks, the refused body's prefix,
+/// then the body through the parser, limits and sentinel, with batching) on a synthetic
+/// response. `None` if the status is not a valid HTTP status.
+pub fn response_path(
+    status: u16,
+    headers: &[(Vec<u8>, Vec<u8>)],
+    chunks: Vec<Vec<u8>>,
+    limits: ParserLimits,
+    done_sentinel: Option<String>,
+) -> Option<ResponseOutcome> {
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            builder = builder.header(name, value);
+        }
+    }
+    let body = reqwest::Body::wrap_stream(futures_lite::stream::iter(
+        chunks
+            .into_iter()
+            .map(|chunk| Ok::<_, std::io::Error>(bytes::Bytes::from(chunk))),
+    ));
+    let response: reqwest::Response = builder.body(body).ok()?.into();
+    let url = SourceUrl::new("http://fuzz.test/events?token=x");
+    let parser = StreamParser::with_parts(limits, "", url.clone(), done_sentinel);
+    let (tx, rx) = async_channel::bounded(16);
+    let sender = ReportSender::new(tx, Entity::PLACEHOLDER, 1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .ok()?;
+    let attempt = async move {
+        let until = tokio::time::Instant::now() + Duration::from_secs(1);
+        let ended = match check(response, &url, until).await {
+            Ok(response) => receive(response, parser, None, &sender).await,
+            Err(error) => Err(error),
+        };
+        drop(sender);
+        ended
+    };
+    let collect = async move {
+        let mut reports = Vec::new();
+        while let Ok(batch) = rx.recv().await {
+            reports.extend(batch.reports.iter().map(describe));
+        }
+        reports
+    };
+    let (ended, reports) = runtime.block_on(futures_lite::future::zip(attempt, collect));
+    Some(ResponseOutcome { reports, ended })
+}
+
+fn describe(report: &Report) -> String {
+    format!("{report:?}")
+}
