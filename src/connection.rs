@@ -38,7 +38,7 @@ async fn stream(request: AttemptRequest, reports: &ReportSender) -> Result<(), S
     let deadline = request
         .response_timeout
         .map(|timeout| (Instant::now() + timeout, timeout));
-    let send = request.client.execute(request.request);
+    let send = request.client.unwrap_or_default().execute(request.request);
     let response = match deadline {
         Some((deadline, timeout)) => {
             tokio::time::timeout_at(deadline, send).await.map_err(|_| {

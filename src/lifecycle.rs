@@ -17,7 +17,7 @@ use crate::guard::{Flow, Superseded, Token, has_observers};
 use crate::message::{CloseReason, SseClosed, SseErrored, SseOpened, SseRetrying, SseStateChanged};
 use crate::request;
 use crate::retry::RetryPolicy;
-use crate::runtime::{SseClient, SseConfig, SseRuntime, network_now, transport};
+use crate::runtime::{SseConfig, SseRuntime, client, network_now, transport};
 use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
 use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, ReportSender};
 
@@ -91,7 +91,6 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         .get::<LastEventId>(entity)
         .map(|id| id.0.clone())
         .unwrap_or_default();
-    let client = world.resource::<SseClient>().0.clone();
     let config = world.resource::<SseConfig>();
     let limits = config.parser_limits;
     let sender = ReportSender::new(
@@ -99,10 +98,12 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         entity,
         token.epoch,
     );
-    let built = span.in_scope(|| request::build(&client, &source, &url, &last_event_id));
+    let built = span.in_scope(|| request::build(&source, &url, &last_event_id));
     span.in_scope(|| debug!(attempt = token.epoch, "connecting"));
     let handle = match built {
         Ok(request) => {
+            let transport = transport(world);
+            let client = transport.needs_client().then(|| client(world));
             let request = AttemptRequest {
                 client,
                 request,
@@ -113,7 +114,6 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
                 last_event_id,
                 limits,
             };
-            let transport = transport(world);
             Some(span.in_scope(|| transport.start(request, sender)))
         }
         Err(error) => {

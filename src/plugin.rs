@@ -72,6 +72,7 @@ impl Plugin for SsePlugin {
             max_receive_time_per_frame: self.max_receive_time_per_frame,
             retry_policy: self.retry_policy.clone(),
             channel_capacity: self.channel_capacity.max(1),
+            connect_timeout: self.connect_timeout,
         })
         .insert_resource(SseRuntime::new(self.channel_capacity))
         .init_resource::<Inbox>()
@@ -98,15 +99,5 @@ impl Plugin for SsePlugin {
                     .in_set(SseSystems::Connect),
             ),
         );
-        if !app.world().contains_resource::<SseClient>() {
-            let mut builder = reqwest::Client::builder();
-            if let Some(timeout) = self.connect_timeout {
-                builder = builder.connect_timeout(timeout);
-            }
-            // Building fails only if the TLS backend cannot start, and then reqwest's
-            // default client (the fallback) cannot either.
-            let client = builder.build().unwrap_or_default();
-            app.insert_resource(SseClient(client));
-        }
     }
 }

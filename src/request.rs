@@ -19,7 +19,6 @@ const SENSITIVE: [HeaderName; 3] = [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION];
 /// of the same name. A last event ID that cannot be a header value (a server `id` with a control
 /// byte) is left out with a warning; the stream goes on without it.
 pub(crate) fn build(
-    client: &reqwest::Client,
     source: &EventSource,
     url: &SourceUrl,
     last_event_id: &str,
@@ -60,13 +59,10 @@ pub(crate) fn build(
             replaced.push(name);
         }
     }
-    let mut builder = client
-        .request(source.method().clone(), parsed)
-        .headers(headers);
+    let mut request = reqwest::Request::new(source.method().clone(), parsed);
+    *request.headers_mut() = headers;
     if let Some(body) = source.body() {
-        builder = builder.body(body.to_vec());
+        *request.body_mut() = Some(body.to_vec().into());
     }
-    builder
-        .build()
-        .map_err(|error| invalid(format!("cannot build the request: {error}")))
+    Ok(request)
 }

@@ -23,6 +23,8 @@ pub(crate) struct SseConfig {
     pub(crate) retry_policy: RetryPolicy,
     /// How many batches may wait between the transport and the game.
     pub(crate) channel_capacity: usize,
+    /// For the default [`SseClient`].
+    pub(crate) connect_timeout: Option<Duration>,
 }
 
 /// The transport (chosen at the first attempt) and the channel every attempt reports to.
@@ -74,6 +76,23 @@ pub(crate) fn transport(world: &mut World) -> Arc<dyn Transport> {
     transport
 }
 
+/// The shared HTTP client: the [`SseClient`] resource, or a default one (with the plugin's
+/// connect timeout) built and inserted the first time a source connects over the network.
+pub(crate) fn client(world: &mut World) -> reqwest::Client {
+    if let Some(client) = world.get_resource::<SseClient>() {
+        return client.0.clone();
+    }
+    let mut builder = reqwest::Client::builder();
+    if let Some(timeout) = world.resource::<SseConfig>().connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    // Building fails only if the TLS backend cannot start, and then reqwest's default client
+    // (the fallback) cannot either.
+    let client = builder.build().unwrap_or_default();
+    world.insert_resource(SseClient(client.clone()));
+    client
+}
+
 /// Network time: reconnection waits and the health of a stream are measured on it, never on
 /// game time, so a paused or slowed game clock does not hold a reconnection back. It is
 /// [`Time<Real>`] (which a test can drive with `TimeUpdateStrategy`), or the wall clock when
@@ -92,9 +111,9 @@ pub(crate) fn network_time(real: Option<&Time<Real>>, runtime: &SseRuntime) -> D
 
 /// The HTTP client every source uses. Replace it to set a proxy, root certificates or
 /// timeouts; connections are pooled across sources. Insert it before or after adding the
-/// plugin: the plugin builds its default (with
-/// [`SsePlugin::connect_timeout`](crate::plugin::SsePlugin::connect_timeout)) only if none is
-/// there.
+/// plugin: when the first source connects and none is there, the plugin builds its default
+/// (with [`SsePlugin::connect_timeout`](crate::plugin::SsePlugin::connect_timeout)) and inserts
+/// it.
 ///
 /// Trusting a private root certificate (a certificate that is not trusted ends the source with
 /// [`SseError::Tls`](crate::SseError::Tls)):

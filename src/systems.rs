@@ -9,7 +9,8 @@ use crate::runtime::{SseRuntime, network_time};
 use crate::source::{EventSource, ReadyState};
 
 pub(crate) fn on_add_source(add: On<Add, EventSource>, mut commands: Commands) {
-    commands.entity(add.entity).insert(PendingOpen);
+    // `try_`: the game may despawn it in the same flush.
+    commands.entity(add.entity).try_insert(PendingOpen);
 }
 
 /// Runs in `PreUpdate`: opens the sources spawned since the last frame.

@@ -49,7 +49,8 @@ pub(crate) struct ReportBatch {
 
 /// Everything an attempt needs, built by the ECS side when it starts.
 pub(crate) struct AttemptRequest {
-    pub(crate) client: reqwest::Client,
+    /// The shared HTTP client, for a transport that [needs one](Transport::needs_client).
+    pub(crate) client: Option<reqwest::Client>,
     /// The request, headers and body included, exactly as it goes out.
     pub(crate) request: reqwest::Request,
     pub(crate) url: SourceUrl,
@@ -118,6 +119,11 @@ impl AttemptHandle {
 /// handle was dropped first.
 pub(crate) trait Transport: Send + Sync + 'static {
     fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle;
+
+    /// Whether attempts need the shared `reqwest::Client` (building one loads the TLS roots).
+    fn needs_client(&self) -> bool {
+        true
+    }
 
     /// Called at the start of each receive step, for a transport that has no task of its own
     /// to push reports that waited for room in the channel.

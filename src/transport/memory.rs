@@ -94,6 +94,10 @@ impl MemoryTransport {
 }
 
 impl Transport for MemoryTransport {
+    fn needs_client(&self) -> bool {
+        false
+    }
+
     fn flush(&self) {
         for attempt in self.lock().iter() {
             attempt.flush();

@@ -336,3 +336,14 @@ fn a_source_whose_component_is_removed_and_inserted_again_reopens() {
     assert_eq!(attempts[1].url(), "http://game.test/other");
     assert_eq!(state(&app, source), Connecting);
 }
+
+#[test]
+fn spawn_and_despawn_in_one_command_queue_is_quiet() {
+    let (mut app, network) = memory_app();
+    let mut commands = app.world_mut().commands();
+    let source = commands.spawn(EventSource::new(URL)).id();
+    commands.entity(source).despawn();
+    updates(&mut app, 3);
+    assert!(network.attempts().is_empty());
+    assert!(app.world().get_entity(source).is_err());
+}
