@@ -79,6 +79,17 @@ fn spawn_with_old_token(app: &mut App) -> Entity {
         .id()
 }
 
+/// A source whose `SseErrored` observer refreshes the token and reconnects.
+fn spawn_refreshing_on_error(app: &mut App) -> Entity {
+    let source = spawn_with_old_token(app);
+    app.world_mut().entity_mut(source).observe(
+        |error: On<SseErrored>, mut sources: Query<&mut EventSource>, mut commands: Commands| {
+            refresh_and_reconnect(error.entity, &mut sources, &mut commands);
+        },
+    );
+    source
+}
+
 /// The game's new attempt is the only one, runs with the new token, and nothing later replaces
 /// or cancels it.
 fn assert_the_refreshed_attempt_runs(app: &mut App, network: &MemoryTransport, source: Entity) {
@@ -100,12 +111,7 @@ fn assert_the_refreshed_attempt_runs(app: &mut App, network: &MemoryTransport, s
 #[test]
 fn an_error_observer_that_refreshes_the_token_on_a_401_gets_its_attempt() {
     let (mut app, network) = memory_app();
-    let source = spawn_with_old_token(&mut app);
-    app.world_mut().entity_mut(source).observe(
-        |error: On<SseErrored>, mut sources: Query<&mut EventSource>, mut commands: Commands| {
-            refresh_and_reconnect(error.entity, &mut sources, &mut commands);
-        },
-    );
+    let source = spawn_refreshing_on_error(&mut app);
     app.update();
     network.last_attempt(source).unwrap().refuse(401);
     app.update();
@@ -115,12 +121,7 @@ fn an_error_observer_that_refreshes_the_token_on_a_401_gets_its_attempt() {
 #[test]
 fn an_error_observer_that_refreshes_the_token_on_a_dropped_stream_gets_its_attempt() {
     let (mut app, network) = memory_app();
-    let source = spawn_with_old_token(&mut app);
-    app.world_mut().entity_mut(source).observe(
-        |error: On<SseErrored>, mut sources: Query<&mut EventSource>, mut commands: Commands| {
-            refresh_and_reconnect(error.entity, &mut sources, &mut commands);
-        },
-    );
+    let source = spawn_refreshing_on_error(&mut app);
     app.update();
     let first = network.last_attempt(source).unwrap();
     first.open().send("data: one\n\n");

@@ -34,6 +34,18 @@ impl Captured {
     }
 }
 
+/// A subscriber that writes everything at `info` and above into the returned capture.
+fn capture_info() -> (Captured, impl bevy::log::tracing::Subscriber + Send + Sync) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(bevy::log::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (captured, subscriber)
+}
+
 fn secret_source(url: String) -> EventSource {
     EventSource::new(url)
         .with_header("Authorization", "Bearer SECRET-TOKEN")
@@ -43,13 +55,7 @@ fn secret_source(url: String) -> EventSource {
 
 #[test]
 fn no_secret_reaches_the_logs_at_info_or_above() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(bevy::log::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (captured, subscriber) = capture_info();
     bevy::log::tracing::subscriber::set_global_default(subscriber).unwrap();
 
     // A stream that ends, a reconnection that is refused with 401.
@@ -106,13 +112,7 @@ fn no_secret_reaches_the_logs_at_info_or_above() {
 
 #[test]
 fn the_logging_context_follows_set_url() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(bevy::log::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (captured, subscriber) = capture_info();
     let _guard = bevy::log::tracing::subscriber::set_default(subscriber);
 
     let (mut app, network) = memory_app();

@@ -119,17 +119,22 @@ fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Se
     (rx.recv().unwrap(), seen)
 }
 
-#[test]
-fn trusted_root_gets_events_over_https() {
-    let pki = pki();
-    let (addr, seen) = start_tls_server(&pki, false);
+/// A test app whose client trusts this run's private root.
+fn app_trusting(pki: &Pki) -> App {
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
-
     let mut app = test_app();
     app.insert_resource(SseClient(client));
+    app
+}
+
+#[test]
+fn trusted_root_gets_events_over_https() {
+    let pki = pki();
+    let (addr, seen) = start_tls_server(&pki, false);
+    let mut app = app_trusting(&pki);
     collect::<SseMessage>(&mut app);
     collect::<SseErrored>(&mut app);
     let source = app
@@ -193,12 +198,7 @@ fn untrusted_certificate_is_a_clear_fatal_error_and_no_events() {
 fn a_tls_error_mid_stream_reconnects() {
     let pki = pki();
     let (addr, seen) = start_tls_server(&pki, true);
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let mut app = test_app();
-    app.insert_resource(SseClient(client));
+    let mut app = app_trusting(&pki);
     collect::<SseMessage>(&mut app);
     collect::<SseErrored>(&mut app);
     collect::<SseRetrying>(&mut app);
