@@ -30,6 +30,12 @@
 //! `PreUpdate` ([`SseSystems::Receive`](plugin::SseSystems::Receive)); [`SseStats`](plugin::SseStats)
 //! says what that cost in the last frame.
 //!
+//! Observers and named handlers may close, reopen, reconnect or despawn their source at any
+//! moment; the plugin re-checks after every call into game code and does exactly what the game
+//! asked. Reconnection waits run on real time, so a paused game still reconnects. In tests,
+//! [`MemoryTransport`](transport::MemoryTransport) replaces the network: script what each
+//! connection does, with no socket and no sleep.
+//!
 //! The [`parser`] module is usable on its own: feed it bytes from any source, get events out.
 //!
 //! ```

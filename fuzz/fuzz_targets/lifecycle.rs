@@ -1,7 +1,7 @@
 //! The state machine under game commands: a fuzzer-chosen interleaving of transport reports
 //! (opened, bytes, ended with each kind of error) and game actions (close, open, reconnect,
-//! set a header, despawn and respawn, remove and re-insert the component, named handlers and
-//! observers that themselves close, reopen, reconnect or despawn, a paused clock, time passing)
+//! set a header, despawn and respawn, add and remove named handlers and observers that
+//! themselves close, reopen, reconnect, despawn or veto, a paused clock, time passing)
 //! over three sources on the in-memory transport.
 //!
 //! Invariants: no panic; `ReadyState` changes only along `ReadyState::can_change_to`, every
@@ -183,6 +183,7 @@ fuzz_target!(|input: &[u8]| {
     }
     let mut sources: Vec<Option<Entity>> = (0..SOURCES).map(|i| Some(spawn(&mut app, i))).collect();
     let mut next_id = 0u64;
+    let mut observers: Vec<Entity> = Vec::new();
     let mut bytes = input.iter().copied();
     let mut steps = 0;
     while let (Some(op), Some(arg)) = (bytes.next(), bytes.next()) {
@@ -263,6 +264,12 @@ fuzz_target!(|input: &[u8]| {
             }
             14 => match sources[index] {
                 Some(entity) => {
+                    // Bevy 0.19.1 unregisters a despawned observer through a command queued
+                    // behind those already waiting, and a trigger in between reaches the dead
+                    // observer (and panics, with no plugin involved: `world.commands()
+                    // .trigger(E)` then `world.entity_mut(observer).despawn()`). Apply what
+                    // waits first, as a system's commands would have been.
+                    app.world_mut().flush();
                     app.world_mut().despawn(entity);
                     sources[index] = None;
                 }
@@ -279,36 +286,48 @@ fuzz_target!(|input: &[u8]| {
                     );
                 }
             }
-            16 => {
+            16 if arg % 2 == 0 => {
                 if let Some(entity) = sources[index] {
                     app.world_mut().commands().entity(entity).off_sse_event("kick");
                 }
             }
             17 => {
                 if let Some(entity) = sources[index] {
-                    let mut source = app.world_mut().entity_mut(entity);
-                    match arg % 5 {
-                        0 => source.observe(move |e: On<SseErrored>, mut c: Commands| {
+                    let observer = match arg % 5 {
+                        0 => Observer::new(move |e: On<SseErrored>, mut c: Commands| {
                             act.run(e.entity, &mut c)
                         }),
-                        1 => source.observe(move |mut e: On<SseRetrying>, mut c: Commands| {
+                        1 => Observer::new(move |mut e: On<SseRetrying>, mut c: Commands| {
                             if matches!(act, Act::Veto) {
                                 e.event_mut().veto();
                             }
                             act.run(e.entity, &mut c)
                         }),
-                        2 => source.observe(move |e: On<SseStateChanged>, mut c: Commands| {
+                        2 => Observer::new(move |e: On<SseStateChanged>, mut c: Commands| {
                             if e.new == ReadyState::Open {
                                 act.run(e.entity, &mut c)
                             }
                         }),
-                        3 => source.observe(move |e: On<SseMessage>, mut c: Commands| {
+                        3 => Observer::new(move |e: On<SseMessage>, mut c: Commands| {
                             act.run(e.entity, &mut c)
                         }),
-                        _ => source.observe(move |e: On<SseOpened>, mut c: Commands| {
+                        _ => Observer::new(move |e: On<SseOpened>, mut c: Commands| {
                             act.run(e.entity, &mut c)
                         }),
                     };
+                    let id = app.world_mut().spawn(observer.with_entity(entity)).id();
+                    observers.push(id);
+                }
+            }
+            16 => {
+                // Removes an observer the fuzzer added.
+                if !observers.is_empty() {
+                    let id = observers.swap_remove(usize::from(arg) % observers.len());
+                    // As for despawning a source (above).
+                    app.world_mut().flush();
+                    if let Ok(observer) = app.world_mut().get_entity_mut(id) {
+                        observer.despawn();
+                    }
                 }
             }
             18 => {

@@ -348,3 +348,35 @@ fn spawn_and_despawn_in_one_command_queue_is_quiet() {
     assert!(network.attempts().is_empty());
     assert!(app.world().get_entity(source).is_err());
 }
+
+/// Found by the lifecycle fuzz target: an observer of the source despawned in the same command
+/// queue as a reconnection (the supported form; see the note in `fuzz/fuzz_targets/lifecycle.rs`
+/// for the raw-world form that Bevy 0.19.1 itself gets wrong).
+#[test]
+fn an_observer_despawned_with_a_reconnect_in_one_command_queue() {
+    let (mut app, network) = memory_app();
+    let source = app.world_mut().spawn(EventSource::new(URL)).id();
+    let observer = app
+        .world_mut()
+        .spawn(
+            Observer::new(|changed: On<SseStateChanged>, mut commands: Commands| {
+                if changed.new == Open {
+                    commands.entity(changed.entity).close_event_source();
+                }
+            })
+            .with_entity(source),
+        )
+        .id();
+    app.update();
+    let mut commands = app.world_mut().commands();
+    commands.entity(observer).despawn();
+    commands.entity(source).reconnect_event_source();
+    updates(&mut app, 2);
+    assert_eq!(network.attempts_of(source).len(), 2);
+    assert_eq!(state(&app, source), Connecting);
+    // The observer is gone: the new stream opens and stays open.
+    network.last_attempt(source).unwrap().open();
+    updates(&mut app, 2);
+    assert_eq!(state(&app, source), Open);
+    assert!(closes(&app).is_empty());
+}
