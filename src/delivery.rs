@@ -163,13 +163,12 @@ fn serve(
                 budget,
                 scratch,
             );
-        } else {
-            // From an attempt that was closed, replaced or despawned meanwhile.
-            pending.reports = Vec::new().into_iter();
+            if pending.reports.len() > 0 && token.holds(world) {
+                // The turn or the frame's budget ran out: the rest waits.
+                break;
+            }
         }
-        if pending.reports.len() > 0 && token.holds(world) {
-            break;
-        }
+        // Applied whole, or from an attempt that was closed, replaced or despawned meanwhile.
         queue.pop_front();
         done += 1;
         if quantum == 0 || budget.spent() {

@@ -280,6 +280,11 @@ impl SseError {
 
     /// The URL of the source the error belongs to.
     pub fn url(&self) -> &str {
+        self.source_url().as_str()
+    }
+
+    /// [`url`](Self::url), as the error carries it (redacted when shown).
+    pub fn source_url(&self) -> &SourceUrl {
         match self {
             Self::InvalidRequest { url, .. }
             | Self::Transport { url, .. }
@@ -291,7 +296,7 @@ impl SseError {
             | Self::Parse { url, .. }
             | Self::StreamEnded { url }
             | Self::ReadTimeout { url, .. }
-            | Self::GaveUp { url, .. } => url.as_str(),
+            | Self::GaveUp { url, .. } => url,
         }
     }
 

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use crate::connection::{check, receive};
 use crate::error::{SourceUrl, SseError};
 use crate::parser::ParserLimits;
-use crate::transport::{Report, ReportSender, StreamParser};
+use crate::transport::{ReportSender, StreamParser};
 
 /// What the response path made of one response.
 #[derive(Debug)]
@@ -63,14 +63,10 @@ pub fn response_path(
     let collect = async move {
         let mut reports = Vec::new();
         while let Ok(batch) = rx.recv().await {
-            reports.extend(batch.reports.iter().map(describe));
+            reports.extend(batch.reports.iter().map(|report| format!("{report:?}")));
         }
         reports
     };
     let (ended, reports) = runtime.block_on(futures_lite::future::zip(attempt, collect));
     Some(ResponseOutcome { reports, ended })
-}
-
-fn describe(report: &Report) -> String {
-    format!("{report:?}")
 }

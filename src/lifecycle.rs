@@ -79,41 +79,27 @@ fn enter(world: &mut World, token: Token, new: ReadyState) -> Flow {
 
 /// Starts a connection attempt, replacing the running one or the wait for the next.
 pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
-    let Some(source) = world.get::<EventSource>(entity).cloned() else {
+    let Some(Prepared {
+        built,
+        span,
+        span_url,
+    }) = prepare(world, entity)
+    else {
         return;
     };
     let Some(token) = Token::begin(world, entity) else {
         return;
     };
-    let url = SourceUrl::new(source.url());
-    let span = source_span(world, entity, &source);
-    let last_event_id = world
-        .get::<LastEventId>(entity)
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
-    let config = world.resource::<SseConfig>();
-    let limits = config.parser_limits;
+    span.in_scope(|| debug!(attempt = token.epoch, "connecting"));
     let sender = ReportSender::new(
         world.resource::<SseRuntime>().tx.clone(),
         entity,
         token.epoch,
     );
-    let built = span.in_scope(|| request::build(&source, &url, &last_event_id));
-    span.in_scope(|| debug!(attempt = token.epoch, "connecting"));
     let handle = match built {
-        Ok(request) => {
+        Ok(mut request) => {
             let transport = transport(world);
-            let client = transport.needs_client().then(|| client(world));
-            let request = AttemptRequest {
-                client,
-                request,
-                url,
-                response_timeout: source.response_timeout(),
-                read_timeout: source.read_timeout(),
-                done_sentinel: source.done_sentinel().map(str::to_owned),
-                last_event_id,
-                limits,
-            };
+            request.client = transport.needs_client().then(|| client(world));
             Some(span.in_scope(|| transport.start(request, sender)))
         }
         Err(error) => {
@@ -137,10 +123,47 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
             },
             SourceSpan {
                 span,
-                url: source.url().to_owned(),
+                url: span_url,
             },
         ));
     let _ = enter(world, token, ReadyState::Connecting);
+}
+
+/// What an attempt is built from, read from the source without copying it.
+struct Prepared {
+    /// The attempt (its client still to be chosen), or why its request cannot be built.
+    built: Result<AttemptRequest, SseError>,
+    span: Span,
+    /// The URL the span names.
+    span_url: String,
+}
+
+/// Builds the attempt from the source's components; `None` without an [`EventSource`].
+fn prepare(world: &World, entity: Entity) -> Option<Prepared> {
+    let source = world.get::<EventSource>(entity)?;
+    let span = source_span(world, entity, source);
+    let last_event_id = world
+        .get::<LastEventId>(entity)
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let url = SourceUrl::new(source.url());
+    let built = span
+        .in_scope(|| request::build(source, &url, &last_event_id))
+        .map(|request| AttemptRequest {
+            client: None,
+            request,
+            url,
+            response_timeout: source.response_timeout(),
+            read_timeout: source.read_timeout(),
+            done_sentinel: source.done_sentinel().map(str::to_owned),
+            last_event_id,
+            limits: world.resource::<SseConfig>().parser_limits,
+        });
+    Some(Prepared {
+        built,
+        span,
+        span_url: source.url().to_owned(),
+    })
 }
 
 /// The source's span, remade if its URL changed since the last attempt.
@@ -223,7 +246,7 @@ pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) ->
     {
         span_of(world, entity).in_scope(|| warn!(failures, "giving up"));
         let gave_up = SseError::GaveUp {
-            url: SourceUrl::new(error.url()),
+            url: error.source_url().clone(),
             attempts: failures,
         };
         token.emit(

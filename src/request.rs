@@ -61,8 +61,8 @@ pub(crate) fn build(
     }
     let mut request = reqwest::Request::new(source.method().clone(), parsed);
     *request.headers_mut() = headers;
-    if let Some(body) = source.body() {
-        *request.body_mut() = Some(body.to_vec().into());
+    if let Some(body) = source.shared_body() {
+        *request.body_mut() = Some(body.into());
     }
     Ok(request)
 }

@@ -51,9 +51,7 @@ impl SseRuntime {
             started: Instant::now(),
         }
     }
-}
 
-impl SseRuntime {
     /// Lets the transport push what waits for room in the channel.
     pub(crate) fn flush_transport(&self) {
         if let Some(transport) = &self.transport {

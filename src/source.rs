@@ -39,7 +39,8 @@ pub struct EventSource {
     url: String,
     method: Method,
     headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
+    /// Shared with each attempt's request, not copied.
+    body: Option<bytes::Bytes>,
     response_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     once: bool,
@@ -57,7 +58,7 @@ impl fmt::Debug for EventSource {
             .field("url", &redact(&self.url))
             .field("method", &self.method)
             .field("headers", &headers)
-            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("body_len", &self.body.as_ref().map(bytes::Bytes::len))
             .field("response_timeout", &self.response_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("once", &self.once)
@@ -99,7 +100,7 @@ impl EventSource {
     /// Sends this request body.
     #[must_use]
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = Some(body.into());
+        self.body = Some(body.into().into());
         self
     }
 
@@ -177,9 +178,14 @@ impl EventSource {
         self.body.as_deref()
     }
 
+    /// The body, shared (a reference-counted handle, no copy).
+    pub(crate) fn shared_body(&self) -> Option<bytes::Bytes> {
+        self.body.clone()
+    }
+
     /// Sets or clears the request body.
     pub fn set_body(&mut self, body: Option<Vec<u8>>) {
-        self.body = body;
+        self.body = body.map(bytes::Bytes::from);
     }
 
     /// The response timeout, if any.

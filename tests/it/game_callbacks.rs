@@ -166,18 +166,25 @@ fn spawn_with_handler<M>(
 /// One batch: a message, the `kick` the handler reacts to, and two more after it.
 const BATCH: &str = "data: before\n\nevent: kick\ndata: kick\n\ndata: after\n\ndata: later\n\n";
 
-#[test]
-fn a_named_handler_that_closes_its_source_mid_batch_stops_the_batch() {
+/// A source whose `kick` handler is `handler`, after [`BATCH`]: the messages up to the kick
+/// arrived, none after it.
+fn kick_mid_batch<M>(
+    handler: impl IntoSystem<In<SseMessage>, (), M> + Send + 'static,
+) -> (App, MemoryTransport, Entity) {
     let (mut app, network) = memory_app();
-    let source = spawn_with_handler(
-        &mut app,
-        |In(message): In<SseMessage>, mut commands: Commands| {
-            commands.entity(message.entity).close_event_source();
-        },
-    );
+    let source = spawn_with_handler(&mut app, handler);
     network.last_attempt(source).unwrap().open().send(BATCH);
     updates(&mut app, 3);
     assert_eq!(data(&app), ["before", "kick"]);
+    (app, network, source)
+}
+
+#[test]
+fn a_named_handler_that_closes_its_source_mid_batch_stops_the_batch() {
+    let (app, network, source) =
+        kick_mid_batch(|In(message): In<SseMessage>, mut commands: Commands| {
+            commands.entity(message.entity).close_event_source();
+        });
     assert_eq!(state(&app, source), Closed);
     assert_eq!(closes(&app), [(source, "requested")]);
     assert!(network.live_attempts().is_empty());
@@ -185,9 +192,7 @@ fn a_named_handler_that_closes_its_source_mid_batch_stops_the_batch() {
 
 #[test]
 fn a_named_handler_that_closes_and_reopens_mid_batch_gets_one_fresh_attempt() {
-    let (mut app, network) = memory_app();
-    let source = spawn_with_handler(
-        &mut app,
+    let (app, network, source) = kick_mid_batch(
         |In(message): In<SseMessage>, mut commands: Commands, mut kicked: ResMut<Kicked>| {
             kicked.0.push(message.data().to_owned());
             commands
@@ -196,9 +201,6 @@ fn a_named_handler_that_closes_and_reopens_mid_batch_gets_one_fresh_attempt() {
                 .open_event_source();
         },
     );
-    network.last_attempt(source).unwrap().open().send(BATCH);
-    updates(&mut app, 3);
-    assert_eq!(data(&app), ["before", "kick"]);
     assert_eq!(app.world().resource::<Kicked>().0, ["kick"]);
     let attempts = network.attempts_of(source);
     assert_eq!(attempts.len(), 2);
@@ -210,16 +212,10 @@ fn a_named_handler_that_closes_and_reopens_mid_batch_gets_one_fresh_attempt() {
 
 #[test]
 fn a_named_handler_that_despawns_its_source_mid_batch_stops_the_batch() {
-    let (mut app, network) = memory_app();
-    let source = spawn_with_handler(
-        &mut app,
-        |In(message): In<SseMessage>, mut commands: Commands| {
+    let (app, network, source) =
+        kick_mid_batch(|In(message): In<SseMessage>, mut commands: Commands| {
             commands.entity(message.entity).despawn();
-        },
-    );
-    network.last_attempt(source).unwrap().open().send(BATCH);
-    updates(&mut app, 3);
-    assert_eq!(data(&app), ["before", "kick"]);
+        });
     assert!(app.world().get_entity(source).is_err());
     assert_eq!(closes(&app), [(source, "despawned")]);
     assert!(network.live_attempts().is_empty());
