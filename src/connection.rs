@@ -58,8 +58,8 @@ async fn stream(request: AttemptRequest, reports: &ReportSender) -> Result<(), S
 
 /// Reads an open stream until it ends; `Ok` when the done sentinel arrived.
 pub(crate) async fn receive(
-    mut response: reqwest::Response,
-    mut parser: StreamParser,
+    response: reqwest::Response,
+    parser: StreamParser,
     read_timeout: Option<Duration>,
     reports: &ReportSender,
 ) -> Result<(), SseError> {
@@ -68,6 +68,25 @@ pub(crate) async fn receive(
     if !reports.send(vec![Report::Opened]).await {
         return Err(SseError::StreamEnded { url });
     }
+    // Bytes read but not reported yet: those of an event still arriving.
+    let mut unreported = 0;
+    let ended = read(response, parser, read_timeout, reports, &mut unreported).await;
+    if unreported > 0 {
+        let _ = reports.send(vec![Report::Received(unreported)]).await;
+    }
+    ended
+}
+
+/// [`receive`]'s loop. Each batch starts with [`Report::Received`], the body bytes read since
+/// the last batch; `unreported` is what no batch carried yet.
+async fn read(
+    mut response: reqwest::Response,
+    mut parser: StreamParser,
+    read_timeout: Option<Duration>,
+    reports: &ReportSender,
+    unreported: &mut u64,
+) -> Result<(), SseError> {
+    let url = parser.url().clone();
     loop {
         let next = response.chunk();
         let read =
@@ -85,7 +104,7 @@ pub(crate) async fn receive(
             Ok(None) => return Err(SseError::StreamEnded { url }),
             Err(source) => return Err(SseError::from_stream(url, source)),
         };
-        let mut batch = Vec::new();
+        let mut batch = vec![Report::Received(0)];
         let mut bytes = chunk.len();
         let mut more = parser.feed(&chunk, &mut batch);
         // Chunks that are already here join the same batch: servers often send each event as
@@ -109,9 +128,13 @@ pub(crate) async fn receive(
                 None => break,
             }
         }
-        if !batch.is_empty() && !reports.send(batch).await {
-            // The ECS side is gone (app exit): stop quietly.
-            return Err(SseError::StreamEnded { url });
+        *unreported += bytes as u64;
+        if batch.len() > 1 {
+            batch[0] = Report::Received(std::mem::take(unreported));
+            if !reports.send(batch).await {
+                // The ECS side is gone (app exit): stop quietly.
+                return Err(SseError::StreamEnded { url });
+            }
         }
         if !more {
             return Ok(());

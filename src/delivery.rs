@@ -9,10 +9,12 @@ use bevy::platform::collections::HashMap;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
 
+use crate::diagnostics::{SseSourceStats, SseStats};
 use crate::guard::{Flow, Token, has_observers};
 use crate::lifecycle::{self, Attempt, span_of};
 use crate::message::{CloseReason, SseComment, SseErrored, SseMessage};
-use crate::runtime::{SseConfig, SseRuntime, SseStats};
+use crate::runtime::SseRuntime;
+use crate::settings::SseSettings;
 use crate::source::{LastEventId, ReconnectionTime};
 use crate::transport::{Report, ReportBatch};
 
@@ -63,6 +65,8 @@ struct Budget {
     /// A report was applied this frame: the time budget may stop the step only after one, so
     /// that every frame makes progress.
     progressed: bool,
+    /// Body bytes the applied batches carried.
+    bytes: u64,
 }
 
 impl Budget {
@@ -82,17 +86,18 @@ impl Budget {
 /// others.
 pub(crate) fn receive(world: &mut World) {
     let started = Instant::now();
-    let config = world.resource::<SseConfig>();
+    let settings = world.resource::<SseSettings>();
     let mut budget = Budget {
-        messages: config
+        messages: settings
             .max_messages_per_frame
             .map_or(usize::MAX, NonZeroUsize::get),
-        deadline: config
+        deadline: settings
             .max_receive_time_per_frame
             .map(|limit| started + limit),
         progressed: false,
+        bytes: 0,
     };
-    let capacity = config.channel_capacity;
+    let capacity = world.resource::<SseRuntime>().channel_capacity;
     let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
         fill(world, &mut inbox, capacity);
         let before = budget.messages;
@@ -116,6 +121,7 @@ pub(crate) fn receive(world: &mut World) {
     let mut stats = world.resource_mut::<SseStats>();
     stats.frame_messages = delivered;
     stats.total_messages += delivered as u64;
+    stats.total_bytes += budget.bytes;
     stats.frame_receive_time = started.elapsed();
     stats.frame_backlog = backlog;
 }
@@ -152,6 +158,7 @@ fn serve(
 ) -> usize {
     let mut quantum = QUANTUM;
     let mut done = 0;
+    let (messages, bytes) = (budget.messages, budget.bytes);
     while let Some(pending) = queue.front_mut() {
         let token = Token::of_attempt(entity, pending.attempt);
         if token.holds(world) {
@@ -174,6 +181,11 @@ fn serve(
         if quantum == 0 || budget.spent() {
             break;
         }
+    }
+    // One update of the source's counters per turn.
+    if let Some(mut stats) = world.get_mut::<SseSourceStats>(entity) {
+        stats.messages += (messages - budget.messages) as u64;
+        stats.bytes += budget.bytes - bytes;
     }
     done
 }
@@ -203,6 +215,7 @@ fn apply_reports(
         *quantum -= 1;
         budget.progressed = true;
         match report {
+            Report::Received(bytes) => budget.bytes += bytes,
             Report::Message(event) if batchable => {
                 unobserved.push(SseMessage { entity, event });
                 budget.messages -= 1;
@@ -273,8 +286,10 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             set_last_event_id(world, entity, &id);
             Ok(())
         }
+        Report::Received(_) => Ok(()),
         Report::Problem(error) => {
             span_of(world, entity).in_scope(|| info!(%error, "dropped from the stream"));
+            lifecycle::note_error(world, entity, &error);
             token.emit(world, SseErrored { entity, error })
         }
         Report::Ended(error) => lifecycle::attempt_ended(world, token, error),

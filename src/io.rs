@@ -48,10 +48,19 @@ impl IoThread {
 
 impl Transport for IoThread {
     fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle {
-        // The task logs in the source's span, the one current when the attempt starts.
-        let future = run_attempt(request, reports).in_current_span();
-        AttemptHandle::new(IoTask(self.handle.spawn(future)))
+        spawn(&self.handle, request, reports)
     }
+}
+
+/// Runs an attempt as a task on a tokio runtime: the IO thread's, or the game's.
+pub(crate) fn spawn(
+    runtime: &tokio::runtime::Handle,
+    request: AttemptRequest,
+    reports: ReportSender,
+) -> AttemptHandle {
+    // The task logs in the source's span, the one current when the attempt starts.
+    let future = run_attempt(request, reports).in_current_span();
+    AttemptHandle::new(IoTask(runtime.spawn(future)))
 }
 
 /// A running IO task; dropping it cancels the task.

@@ -57,6 +57,7 @@
 pub mod commands;
 mod connection;
 mod delivery;
+pub mod diagnostics;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -70,6 +71,7 @@ pub mod plugin;
 mod request;
 pub mod retry;
 mod runtime;
+mod settings;
 pub mod source;
 mod systems;
 pub mod transport;
@@ -79,13 +81,14 @@ pub use error::{SourceUrl, SseError};
 /// The types a game needs: `use bevy_eventsource::prelude::*;`.
 pub mod prelude {
     pub use crate::commands::SseEntityCommandsExt;
+    pub use crate::diagnostics::{SseDiagnosticsPlugin, SseSourceStats};
     pub use crate::error::SseError;
     pub use crate::message::{
         CloseReason, SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying,
         SseStateChanged,
     };
     pub use crate::parser::MessageEvent;
-    pub use crate::plugin::{SseClient, SsePlugin, SseStats, SseSystems};
+    pub use crate::plugin::{OnSuspend, SseClient, SsePlugin, SseSettings, SseStats, SseSystems};
     pub use crate::retry::RetryPolicy;
     pub use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
     pub use reqwest::Method;

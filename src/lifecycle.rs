@@ -12,12 +12,14 @@ use std::time::Duration;
 use bevy::log::tracing::Span;
 use bevy::prelude::*;
 
+use crate::diagnostics::{SseSourceStats, SseStats};
 use crate::error::{SourceUrl, SseError};
 use crate::guard::{Flow, Superseded, Token, has_observers};
 use crate::message::{CloseReason, SseClosed, SseErrored, SseOpened, SseRetrying, SseStateChanged};
 use crate::request;
 use crate::retry::RetryPolicy;
-use crate::runtime::{SseConfig, SseRuntime, client, network_now, transport};
+use crate::runtime::{SseRuntime, client, network_now, transport};
+use crate::settings::SseSettings;
 use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
 use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, ReportSender};
 
@@ -73,8 +75,50 @@ fn enter(world: &mut World, token: Token, new: ReadyState) -> Flow {
     }
     debug_assert!(old.can_change_to(new), "{old:?} -> {new:?}");
     *state = new;
+    note_state(world, entity, old, new);
     span_of(world, entity).in_scope(|| debug!(?old, ?new, "state changed"));
     token.emit(world, SseStateChanged { entity, old, new })
+}
+
+/// Keeps the stats that follow the state: open sources, since when, until when.
+fn note_state(world: &mut World, entity: Entity, old: ReadyState, new: ReadyState) {
+    let opened = match (old, new) {
+        (_, ReadyState::Open) => 1,
+        (ReadyState::Open, _) => -1,
+        _ => 0,
+    };
+    if opened != 0 {
+        let mut stats = world.resource_mut::<SseStats>();
+        stats.open_sources = stats.open_sources.saturating_add_signed(opened);
+    }
+    let now = (new == ReadyState::Open).then(|| network_now(world));
+    if let Some(mut stats) = world.get_mut::<SseSourceStats>(entity) {
+        stats.opened_at = now;
+        if old == ReadyState::Retrying {
+            stats.retry_at = None;
+        }
+    }
+}
+
+/// Counts an error about the source, which the caller announces as `SseErrored`.
+pub(crate) fn note_error(world: &mut World, entity: Entity, error: &SseError) {
+    world.resource_mut::<SseStats>().total_errors += 1;
+    if let Some(mut stats) = world.get_mut::<SseSourceStats>(entity) {
+        stats.errors += 1;
+        stats.last_error = Some(error.to_string());
+    }
+}
+
+/// Counts an attempt; all but a source's first are reconnections.
+fn note_attempt(world: &mut World, entity: Entity) {
+    let Some(mut stats) = world.get_mut::<SseSourceStats>(entity) else {
+        return;
+    };
+    stats.attempts += 1;
+    if stats.attempts > 1 {
+        stats.reconnections += 1;
+        world.resource_mut::<SseStats>().total_reconnections += 1;
+    }
 }
 
 /// Starts a connection attempt, replacing the running one or the wait for the next.
@@ -91,6 +135,7 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         return;
     };
     span.in_scope(|| debug!(attempt = token.epoch, "connecting"));
+    note_attempt(world, entity);
     let sender = ReportSender::new(
         world.resource::<SseRuntime>().tx.clone(),
         entity,
@@ -112,9 +157,10 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
             None
         }
     };
+    rename(world, entity, &span_url);
     world
         .entity_mut(entity)
-        .remove::<(RetryAt, PendingOpen)>()
+        .remove::<(RetryAt, PendingOpen, Suspended)>()
         .insert((
             Attempt {
                 _handle: handle,
@@ -127,6 +173,37 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
             },
         ));
     let _ = enter(world, token, ReadyState::Connecting);
+}
+
+/// The [`Name`] a source gets when it has none: `sse host/path`, without the query or any
+/// credentials.
+pub(crate) fn source_name(url: &str) -> Name {
+    match reqwest::Url::parse(url) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or_default();
+            match url.port() {
+                Some(port) => Name::new(format!("sse {host}:{port}{}", url.path())),
+                None => Name::new(format!("sse {host}{}", url.path())),
+            }
+        }
+        Err(_) => Name::new("sse (invalid URL)"),
+    }
+}
+
+/// Renames a source whose URL changed, if its name is still the one the plugin gave it.
+fn rename(world: &mut World, entity: Entity, url: &str) {
+    let Some(old) = world.get::<SourceSpan>(entity).map(|span| span.url.clone()) else {
+        return;
+    };
+    if old == url {
+        return;
+    }
+    let given = source_name(&old);
+    if let Some(mut name) = world.get_mut::<Name>(entity)
+        && *name == given
+    {
+        *name = source_name(url);
+    }
 }
 
 /// What an attempt is built from, read from the source without copying it.
@@ -157,7 +234,7 @@ fn prepare(world: &World, entity: Entity) -> Option<Prepared> {
             read_timeout: source.read_timeout(),
             done_sentinel: source.done_sentinel().map(str::to_owned),
             last_event_id,
-            limits: world.resource::<SseConfig>().parser_limits,
+            limits: world.resource::<SseSettings>().parser_limits,
         });
     Some(Prepared {
         built,
@@ -206,6 +283,7 @@ pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) ->
         return close_with(world, entity, CloseReason::OneShotComplete);
     }
     span_of(world, entity).in_scope(|| info!(%error, "attempt ended"));
+    note_error(world, entity, &error);
     token.emit(
         world,
         SseErrored {
@@ -249,6 +327,7 @@ pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) ->
             url: error.source_url().clone(),
             attempts: failures,
         };
+        note_error(world, entity, &gave_up);
         token.emit(
             world,
             SseErrored {
@@ -280,12 +359,21 @@ pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) ->
         return close_with(world, entity, CloseReason::Vetoed);
     }
     world.entity_mut(entity).insert(RetryAt(now + delay));
+    if let Some(mut stats) = world.get_mut::<SseSourceStats>(entity) {
+        stats.retry_at = Some(now + delay);
+    }
     Ok(())
 }
 
 /// Closes the source: the attempt (or the wait) dropped, `Closing`, `Closed`, [`SseClosed`].
 /// A source that is closed, or closing, is left alone.
 pub(crate) fn close(world: &mut World, entity: Entity, reason: CloseReason) {
+    if !matches!(reason, CloseReason::Suspended)
+        && let Ok(mut source) = world.get_entity_mut(entity)
+    {
+        // The game closed it itself: it stays closed when the app resumes.
+        source.remove::<Suspended>();
+    }
     if world
         .get::<ReadyState>(entity)
         .is_none_or(|state| matches!(state, ReadyState::Closing | ReadyState::Closed))
@@ -359,8 +447,9 @@ pub(crate) fn retry_if_due(world: &mut World, entity: Entity) {
 }
 
 /// The [`EventSource`] component went: its entity was despawned, or the component removed.
-/// `was_closed`: the source was closed already.
-pub(crate) fn source_removed(world: &mut World, entity: Entity, was_closed: bool) {
+/// `was`: its state then.
+pub(crate) fn source_removed(world: &mut World, entity: Entity, was: ReadyState) {
+    let was_closed = was.is_closed();
     if was_closed {
         if let Ok(mut source) = world.get_entity_mut(entity) {
             source.insert(Detached);
@@ -373,6 +462,10 @@ pub(crate) fn source_removed(world: &mut World, entity: Entity, was_closed: bool
     }
     // Despawned: its components (the attempt among them) are gone. Systems and global
     // observers still hear of it.
+    if was == ReadyState::Open {
+        let mut stats = world.resource_mut::<SseStats>();
+        stats.open_sources = stats.open_sources.saturating_sub(1);
+    }
     let closed = SseClosed {
         entity,
         reason: CloseReason::Despawned,
@@ -386,7 +479,7 @@ pub(crate) fn source_removed(world: &mut World, entity: Entity, was_closed: bool
 pub(crate) fn policy_of(world: &World, entity: Entity) -> RetryPolicy {
     match world.get::<RetryPolicy>(entity) {
         Some(policy) => policy.clone(),
-        None => world.resource::<SseConfig>().retry_policy.clone(),
+        None => world.resource::<SseSettings>().retry_policy.clone(),
     }
 }
 
@@ -395,3 +488,35 @@ fn random_unit(seed: u64) -> f64 {
     let bits = std::collections::hash_map::RandomState::new().hash_one(seed);
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
+
+/// The app is about to be suspended: closes every source that is not closed, marked to reopen
+/// on resume.
+#[cfg(feature = "app_lifecycle")]
+pub(crate) fn suspend(world: &mut World) {
+    let mut live = world.query_filtered::<(Entity, &ReadyState), With<EventSource>>();
+    let entities: Vec<Entity> = live
+        .iter(world)
+        .filter(|(_, state)| !matches!(state, ReadyState::Closing | ReadyState::Closed))
+        .map(|(entity, _)| entity)
+        .collect();
+    for entity in entities {
+        world.entity_mut(entity).insert(Suspended);
+        close(world, entity, CloseReason::Suspended);
+    }
+}
+
+/// The app resumed: reopens the sources [`suspend`] closed, with their last event ID, unless
+/// the game reopened or despawned them meanwhile.
+#[cfg(feature = "app_lifecycle")]
+pub(crate) fn resume(world: &mut World) {
+    let mut suspended = world.query_filtered::<Entity, With<Suspended>>();
+    let entities: Vec<Entity> = suspended.iter(world).collect();
+    for entity in entities {
+        world.entity_mut(entity).remove::<Suspended>();
+        open(world, entity);
+    }
+}
+
+/// Closed by [`suspend`], to reopen on resume.
+#[derive(Component)]
+pub(crate) struct Suspended;

@@ -22,6 +22,7 @@ use crate::source::ReadyState;
 
 /// The stream opened: the server answered 200 with `text/event-stream` (BestHTTP: `OnOpen`).
 #[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "reflect", derive(Reflect), reflect(Debug, PartialEq, Clone))]
 pub struct SseOpened {
     /// The source entity.
     pub entity: Entity,
@@ -144,6 +145,9 @@ pub enum CloseReason {
     Removed,
     /// The source entity was despawned.
     Despawned,
+    /// The app is about to be suspended and [`SseSettings::on_suspend`](crate::plugin::SseSettings::on_suspend)
+    /// says to close: the source reopens when the app resumes.
+    Suspended,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -158,6 +162,7 @@ impl std::fmt::Display for CloseReason {
             Self::Vetoed => f.write_str("retry vetoed"),
             Self::Removed => f.write_str("EventSource removed"),
             Self::Despawned => f.write_str("despawned"),
+            Self::Suspended => f.write_str("app suspended"),
         }
     }
 }
@@ -174,6 +179,7 @@ impl CloseReason {
 
 /// The [`ReadyState`] changed (BestHTTP: `OnStateChanged`).
 #[derive(Message, EntityEvent, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "reflect", derive(Reflect), reflect(Debug, PartialEq, Clone))]
 pub struct SseStateChanged {
     /// The source entity.
     pub entity: Entity,

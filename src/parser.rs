@@ -39,6 +39,9 @@ use std::mem;
 use std::ops::Range;
 use std::time::Duration;
 
+#[cfg(feature = "reflect")]
+use bevy::prelude::{Reflect, ReflectDefault};
+
 use bytes::Bytes;
 use bytestring::ByteString;
 use memchr::memchr;
@@ -53,6 +56,11 @@ const BOM_DONE: u8 = u8::MAX;
 
 /// Size limits that keep a hostile or broken stream from growing memory without bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "reflect",
+    derive(Reflect),
+    reflect(Debug, Default, PartialEq, Clone)
+)]
 #[non_exhaustive]
 pub struct ParserLimits {
     /// The longest line, in bytes, without its line ending. Default 16 MiB.

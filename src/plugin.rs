@@ -6,17 +6,23 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 use crate::delivery::{self, Inbox};
+pub use crate::diagnostics::SseStats;
 use crate::message::{
     SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying, SseStateChanged,
 };
 use crate::parser::ParserLimits;
 use crate::retry::RetryPolicy;
-pub use crate::runtime::{SseClient, SseStats};
-use crate::runtime::{SseConfig, SseRuntime};
+pub use crate::runtime::SseClient;
+use crate::runtime::SseRuntime;
+pub use crate::settings::{OnSuspend, SseSettings};
 use crate::systems;
 
 /// Adds server-sent events to an app: spawn [`EventSource`](crate::source::EventSource)
 /// entities, read [`SseMessage`]s.
+///
+/// Its fields seed the [`SseSettings`] resource, which a game may change while it runs; only
+/// [`channel_capacity`](Self::channel_capacity) and [`tokio_runtime`](Self::tokio_runtime) are
+/// fixed when the plugin is built.
 #[derive(Clone, Debug)]
 pub struct SsePlugin {
     /// How many batches (the body chunks that were ready together) may wait between the IO tasks
@@ -37,6 +43,14 @@ pub struct SsePlugin {
     /// How long the default [`SseClient`] waits for a TCP (and TLS) connection. Default 10 s.
     /// A client you insert yourself keeps its own settings.
     pub connect_timeout: Option<Duration>,
+    /// What sources do while the app is suspended. Default: keep streaming.
+    pub on_suspend: OnSuspend,
+    /// A tokio runtime of the game's to run connections on, instead of the plugin's own IO
+    /// thread (which is then never started). It must have IO and time enabled
+    /// (`enable_all()`). On a multi-thread runtime each HTTP chunk of a stream wakes the task
+    /// that parses it across threads, which costs throughput on streams that send many small
+    /// chunks (see the README's performance section). Default `None`: the IO thread.
+    pub tokio_runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for SsePlugin {
@@ -48,6 +62,30 @@ impl Default for SsePlugin {
             parser_limits: ParserLimits::default(),
             retry_policy: RetryPolicy::default(),
             connect_timeout: Some(Duration::from_secs(10)),
+            on_suspend: OnSuspend::KeepStreaming,
+            tokio_runtime: None,
+        }
+    }
+}
+
+impl SsePlugin {
+    /// Runs connections on this tokio runtime instead of the plugin's IO thread; see
+    /// [`tokio_runtime`](Self::tokio_runtime).
+    #[must_use]
+    pub fn with_tokio_runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio_runtime = Some(handle);
+        self
+    }
+
+    /// The settings this plugin seeds.
+    pub fn settings(&self) -> SseSettings {
+        SseSettings {
+            max_messages_per_frame: self.max_messages_per_frame,
+            max_receive_time_per_frame: self.max_receive_time_per_frame,
+            parser_limits: self.parser_limits,
+            retry_policy: self.retry_policy.clone(),
+            connect_timeout: self.connect_timeout,
+            on_suspend: self.on_suspend,
         }
     }
 }
@@ -66,38 +104,54 @@ pub enum SseSystems {
 
 impl Plugin for SsePlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(SseConfig {
-            parser_limits: self.parser_limits,
-            max_messages_per_frame: self.max_messages_per_frame,
-            max_receive_time_per_frame: self.max_receive_time_per_frame,
-            retry_policy: self.retry_policy.clone(),
-            channel_capacity: self.channel_capacity.max(1),
-            connect_timeout: self.connect_timeout,
-        })
-        .insert_resource(SseRuntime::new(self.channel_capacity))
-        .init_resource::<Inbox>()
-        .init_resource::<SseStats>()
-        .add_message::<SseOpened>()
-        .add_message::<SseMessage>()
-        .add_message::<SseErrored>()
-        .add_message::<SseRetrying>()
-        .add_message::<SseComment>()
-        .add_message::<SseClosed>()
-        .add_message::<SseStateChanged>()
-        .add_observer(systems::on_add_source)
-        .add_observer(systems::on_remove_source)
-        .add_observer(systems::on_remove_handlers)
-        .configure_sets(
+        app.insert_resource(self.settings())
+            .insert_resource(SseRuntime::new(
+                self.channel_capacity,
+                self.tokio_runtime.clone(),
+            ))
+            .init_resource::<Inbox>()
+            .init_resource::<SseStats>()
+            .add_message::<SseOpened>()
+            .add_message::<SseMessage>()
+            .add_message::<SseErrored>()
+            .add_message::<SseRetrying>()
+            .add_message::<SseComment>()
+            .add_message::<SseClosed>()
+            .add_message::<SseStateChanged>()
+            .add_observer(systems::on_add_source)
+            .add_observer(systems::on_remove_source)
+            .add_observer(systems::on_remove_handlers)
+            .add_observer(systems::name_source)
+            .configure_sets(
+                PreUpdate,
+                (SseSystems::Receive, SseSystems::Connect).chain(),
+            )
+            .add_systems(
+                PreUpdate,
+                (
+                    delivery::receive.in_set(SseSystems::Receive),
+                    (systems::open_new_sources, systems::start_due_attempts)
+                        .in_set(SseSystems::Connect),
+                ),
+            );
+        #[cfg(feature = "app_lifecycle")]
+        app.add_message::<bevy_window::AppLifecycle>().add_systems(
             PreUpdate,
-            (SseSystems::Receive, SseSystems::Connect).chain(),
-        )
-        .add_systems(
-            PreUpdate,
-            (
-                delivery::receive.in_set(SseSystems::Receive),
-                (systems::open_new_sources, systems::start_due_attempts)
-                    .in_set(SseSystems::Connect),
-            ),
+            systems::follow_app_lifecycle
+                .in_set(SseSystems::Receive)
+                .after(delivery::receive),
         );
+        #[cfg(feature = "reflect")]
+        app.register_type::<SseSettings>()
+            .register_type::<SseStats>()
+            .register_type::<crate::diagnostics::SseSourceStats>()
+            .register_type::<crate::source::ReadyState>()
+            .register_type::<crate::source::LastEventId>()
+            .register_type::<crate::source::ReconnectionTime>()
+            .register_type::<RetryPolicy>()
+            .register_type::<ParserLimits>()
+            .register_type::<OnSuspend>()
+            .register_type::<SseOpened>()
+            .register_type::<SseStateChanged>();
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bevy::prelude::Component;
+use bevy::prelude::*;
 
 /// How a source reconnects. Put it on a source entity, or set the plugin's default
 /// ([`SsePlugin::retry_policy`](crate::plugin::SsePlugin::retry_policy)).
@@ -29,6 +29,11 @@ use bevy::prelude::Component;
 /// assert_eq!(policy.delay(Duration::from_secs(1), 3, None, 0.0), Duration::from_secs(4));
 /// ```
 #[derive(Component, Clone, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "reflect",
+    derive(Reflect),
+    reflect(Component, Debug, Default, PartialEq, Clone)
+)]
 pub struct RetryPolicy {
     /// A server's `retry:` is raised to at least this. Default 100 ms.
     pub min_server_retry: Duration,

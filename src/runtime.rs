@@ -1,31 +1,16 @@
 //! The resources that both the lifecycle and the delivery use: settings, the transport and its
 //! channel, the shared HTTP client, the stats, and the network clock.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bevy::ecs::change_detection::Tick;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
 
 use crate::io::IoThread;
-use crate::parser::ParserLimits;
-use crate::retry::RetryPolicy;
+use crate::settings::SseSettings;
 use crate::transport::{MemoryTransport, ReportBatch, Transport};
-
-/// Settings copied from the plugin.
-#[derive(Resource, Clone, Debug)]
-pub(crate) struct SseConfig {
-    pub(crate) parser_limits: ParserLimits,
-    pub(crate) max_messages_per_frame: Option<NonZeroUsize>,
-    pub(crate) max_receive_time_per_frame: Option<Duration>,
-    /// For sources without a [`RetryPolicy`] of their own.
-    pub(crate) retry_policy: RetryPolicy,
-    /// How many batches may wait between the transport and the game.
-    pub(crate) channel_capacity: usize,
-    /// For the default [`SseClient`].
-    pub(crate) connect_timeout: Option<Duration>,
-}
 
 /// The transport (chosen at the first attempt) and the channel every attempt reports to.
 #[derive(Resource)]
@@ -36,19 +21,30 @@ pub(crate) struct SseRuntime {
     /// Reports of attempts that failed before reaching the transport (a request that could not
     /// be built), for the next receive step.
     pub(crate) unsent: Vec<ReportBatch>,
+    /// How many batches may wait between the transport and the game.
+    pub(crate) channel_capacity: usize,
     /// The network clock's zero, when the app has no [`Time<Real>`].
     started: Instant,
+    /// The connect timeout of the default client the plugin built, while that client is the
+    /// [`SseClient`] resource: a change of [`SseSettings::connect_timeout`] rebuilds it.
+    default_client: Option<(Option<Duration>, Tick)>,
+    /// A tokio runtime of the game's, to run attempts on instead of the plugin's IO thread.
+    pub(crate) tokio: Option<tokio::runtime::Handle>,
 }
 
 impl SseRuntime {
-    pub(crate) fn new(capacity: usize) -> Self {
-        let (tx, rx) = async_channel::bounded(capacity.max(1));
+    pub(crate) fn new(capacity: usize, tokio: Option<tokio::runtime::Handle>) -> Self {
+        let channel_capacity = capacity.max(1);
+        let (tx, rx) = async_channel::bounded(channel_capacity);
         Self {
             transport: None,
             tx,
             rx,
             unsent: Vec::new(),
+            channel_capacity,
             started: Instant::now(),
+            default_client: None,
+            tokio,
         }
     }
 
@@ -60,35 +56,64 @@ impl SseRuntime {
     }
 }
 
-/// The transport attempts run on: a [`MemoryTransport`] the game inserted, or else the IO
-/// thread, started the first time a source connects.
+/// The transport attempts run on: a [`MemoryTransport`] the game inserted, or else the game's
+/// tokio runtime if it gave one, or else the IO thread, started the first time a source
+/// connects.
 pub(crate) fn transport(world: &mut World) -> Arc<dyn Transport> {
-    if let Some(transport) = &world.resource::<SseRuntime>().transport {
+    let runtime = world.resource::<SseRuntime>();
+    if let Some(transport) = &runtime.transport {
         return transport.clone();
     }
     let transport: Arc<dyn Transport> = match world.get_resource::<MemoryTransport>() {
         Some(memory) => Arc::new(memory.clone()),
-        None => Arc::new(IoThread::start()),
+        None => match &runtime.tokio {
+            Some(handle) => Arc::new(GameRuntime(handle.clone())),
+            None => Arc::new(IoThread::start()),
+        },
     };
     world.resource_mut::<SseRuntime>().transport = Some(transport.clone());
     transport
 }
 
-/// The shared HTTP client: the [`SseClient`] resource, or a default one (with the plugin's
-/// connect timeout) built and inserted the first time a source connects over the network.
+/// The shared HTTP client: the [`SseClient`] resource, or a default one (with the settings'
+/// connect timeout) built and inserted the first time a source connects over the network, and
+/// rebuilt when that timeout changes.
 pub(crate) fn client(world: &mut World) -> reqwest::Client {
-    if let Some(client) = world.get_resource::<SseClient>() {
-        return client.0.clone();
+    let timeout = world.resource::<SseSettings>().connect_timeout;
+    if let Some(client) = world.get_resource_ref::<SseClient>() {
+        let ours = world.resource::<SseRuntime>().default_client;
+        // The default client is the one the plugin inserted, untouched since: its tick.
+        let stale = ours.is_some_and(|(built_with, tick)| {
+            tick == client.last_changed() && built_with != timeout
+        });
+        if !stale {
+            return client.0.clone();
+        }
     }
     let mut builder = reqwest::Client::builder();
-    if let Some(timeout) = world.resource::<SseConfig>().connect_timeout {
+    if let Some(timeout) = timeout {
         builder = builder.connect_timeout(timeout);
     }
     // Building fails only if the TLS backend cannot start, and then reqwest's default client
     // (the fallback) cannot either.
     let client = builder.build().unwrap_or_default();
     world.insert_resource(SseClient(client.clone()));
+    let tick = world.resource_ref::<SseClient>().last_changed();
+    world.resource_mut::<SseRuntime>().default_client = Some((timeout, tick));
     client
+}
+
+/// Attempts on a tokio runtime the game gave ([`SsePlugin::tokio_runtime`](crate::plugin::SsePlugin::tokio_runtime)).
+struct GameRuntime(tokio::runtime::Handle);
+
+impl Transport for GameRuntime {
+    fn start(
+        &self,
+        request: crate::transport::AttemptRequest,
+        reports: crate::transport::ReportSender,
+    ) -> crate::transport::AttemptHandle {
+        crate::io::spawn(&self.0, request, reports)
+    }
 }
 
 /// Network time: reconnection waits and the health of a stream are measured on it, never on
@@ -133,20 +158,3 @@ pub(crate) fn network_time(real: Option<&Time<Real>>, runtime: &SseRuntime) -> D
 /// ```
 #[derive(Resource, Clone, Debug, Default)]
 pub struct SseClient(pub reqwest::Client);
-
-/// What the plugin's receive step ([`SseSystems::Receive`](crate::plugin::SseSystems::Receive))
-/// did in the last frame, over all sources: for a network HUD, or to see what the plugin itself
-/// costs a frame.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
-pub struct SseStats {
-    /// Messages ([`SseMessage`](crate::message::SseMessage)) delivered in the last frame.
-    pub frame_messages: usize,
-    /// How long the receive step took in the last frame: draining the channel, parsing nothing
-    /// (the IO task already did), writing messages and running observers and named handlers.
-    pub frame_receive_time: Duration,
-    /// Messages delivered since the plugin started.
-    pub total_messages: u64,
-    /// Batches taken from the channel but left for later frames by the frame's message or time
-    /// budget, at the end of the last frame (at most the channel capacity).
-    pub frame_backlog: usize,
-}

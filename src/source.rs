@@ -7,6 +7,7 @@ use std::fmt;
 use bevy::prelude::*;
 use reqwest::Method;
 
+use crate::diagnostics::SseSourceStats;
 use crate::error::redact;
 use crate::guard::Epoch;
 
@@ -34,7 +35,7 @@ pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(2);
 /// Its `Debug` shows header names but not their values, the body's length but not the body,
 /// and the URL without its query or credentials: it is safe to log.
 #[derive(Component, Clone)]
-#[require(ReadyState, LastEventId, ReconnectionTime, Epoch)]
+#[require(ReadyState, LastEventId, ReconnectionTime, SseSourceStats, Epoch)]
 pub struct EventSource {
     url: String,
     method: Method,
@@ -216,6 +217,11 @@ impl EventSource {
 /// [`close`](crate::commands::SseEntityCommandsExt::close_event_source) goes `Closing` → `Closed`,
 /// and so does a refusal by the server. The whole table is [`can_change_to`](Self::can_change_to).
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "reflect",
+    derive(Reflect),
+    reflect(Component, Debug, Default, PartialEq, Hash, Clone)
+)]
 pub enum ReadyState {
     /// Spawned, no attempt started yet.
     #[default]
@@ -267,11 +273,21 @@ impl ReadyState {
 /// Insert it with a value before the first attempt to resume a stream; the server's `id` fields
 /// update it, and an empty `id` clears it.
 #[derive(Component, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "reflect",
+    derive(Reflect),
+    reflect(Component, Debug, Default, PartialEq, Hash, Clone)
+)]
 pub struct LastEventId(pub String);
 
 /// How long to wait before reconnecting (BestHTTP: `ReconnectionTime`). Defaults to 2 seconds;
 /// a server's `retry` field overrides it.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "reflect",
+    derive(Reflect),
+    reflect(Component, Debug, Default, PartialEq, Hash, Clone)
+)]
 pub struct ReconnectionTime(pub Duration);
 
 impl Default for ReconnectionTime {

@@ -42,9 +42,51 @@ pub(crate) fn on_remove_source(
     mut commands: Commands,
 ) {
     let entity = remove.entity;
-    let was_closed = states.get(entity).is_ok_and(|state| state.is_closed());
+    let was = states.get(entity).copied().unwrap_or_default();
     // On despawn the entity is gone by the time this runs, and its attempt with it.
-    commands.queue(move |world: &mut World| lifecycle::source_removed(world, entity, was_closed));
+    commands.queue(move |world: &mut World| lifecycle::source_removed(world, entity, was));
+}
+
+/// A source without a [`Name`] gets one from its URL: `sse host/path`.
+pub(crate) fn name_source(
+    add: On<Add, EventSource>,
+    sources: Query<&EventSource, Without<Name>>,
+    mut commands: Commands,
+) {
+    if let Ok(source) = sources.get(add.entity) {
+        commands
+            .entity(add.entity)
+            .try_insert_if_new(lifecycle::source_name(source.url()));
+    }
+}
+
+/// Runs in `PreUpdate`, after the receive step: with
+/// [`OnSuspend::CloseWhileSuspended`](crate::plugin::OnSuspend::CloseWhileSuspended), closes the
+/// sources when the app is about to be suspended and reopens them when it resumes.
+#[cfg(feature = "app_lifecycle")]
+pub(crate) fn follow_app_lifecycle(
+    mut lifecycle: MessageReader<bevy_window::AppLifecycle>,
+    settings: Res<crate::settings::SseSettings>,
+    mut suspended: Local<bool>,
+    mut commands: Commands,
+) {
+    use bevy_window::AppLifecycle;
+    for event in lifecycle.read() {
+        match event {
+            AppLifecycle::WillSuspend | AppLifecycle::Suspended if !*suspended => {
+                *suspended = true;
+                if settings.on_suspend == crate::settings::OnSuspend::CloseWhileSuspended {
+                    commands.queue(lifecycle::suspend);
+                }
+            }
+            AppLifecycle::WillResume | AppLifecycle::Running if *suspended => {
+                *suspended = false;
+                // Sources closed by an earlier suspension reopen even if the setting changed.
+                commands.queue(lifecycle::resume);
+            }
+            _ => {}
+        }
+    }
 }
 
 pub(crate) fn on_remove_handlers(

@@ -25,6 +25,9 @@ use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
 /// One thing an attempt reports, in stream order.
 #[derive(Debug)]
 pub(crate) enum Report {
+    /// This many body bytes were read: counted on the IO side, first in the batch whose
+    /// events they carried.
+    Received(u64),
     /// The server answered 200 with `text/event-stream`.
     Opened,
     Message(MessageEvent),

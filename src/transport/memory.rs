@@ -257,7 +257,7 @@ impl MemoryAttempt {
             return self;
         }
         let chunk = bytes::Bytes::copy_from_slice(bytes.as_ref());
-        let mut reports = Vec::new();
+        let mut reports = vec![Report::Received(chunk.len() as u64)];
         let more = self
             .0
             .parser
