@@ -71,7 +71,7 @@ pub mod plugin;
 mod request;
 pub mod retry;
 mod runtime;
-mod settings;
+pub mod settings;
 pub mod source;
 mod systems;
 pub mod transport;

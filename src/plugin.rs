@@ -152,6 +152,9 @@ impl Plugin for SsePlugin {
             .register_type::<ParserLimits>()
             .register_type::<OnSuspend>()
             .register_type::<SseOpened>()
-            .register_type::<SseStateChanged>();
+            .register_type::<SseStateChanged>()
+            // The names sources get; registered by Bevy's default plugins too, not by
+            // `MinimalPlugins`.
+            .register_type::<Name>();
     }
 }
