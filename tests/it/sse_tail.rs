@@ -19,30 +19,72 @@ struct Run {
 }
 
 fn sse_tail() -> PathBuf {
-    // `cargo test --test sse_tail` alone does not build examples: make sure it is current.
     static BUILT: std::sync::Once = std::sync::Once::new();
+    example("sse_tail", &BUILT)
+}
+
+/// The binary of a headless example, built once per test run.
+fn example(name: &str, built: &std::sync::Once) -> PathBuf {
+    // `cargo test --test it` alone does not build examples: make sure it is current.
     // target/<profile>/deps/<this test>
     let mut path = std::env::current_exe().expect("test binary path");
     path.pop();
     path.pop();
     let release = path.ends_with("release");
-    BUILT.call_once(|| {
+    built.call_once(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "sse_tail"])
+            .args(["build", "--quiet", "--example", name])
             .args(release.then_some("--release"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo");
-        assert!(status.success(), "building sse_tail failed");
+        assert!(status.success(), "building {name} failed");
     });
     path.push("examples");
-    path.push(format!("sse_tail{}", std::env::consts::EXE_SUFFIX));
+    path.push(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "{} is missing after `cargo build --example sse_tail`",
+        "{} is missing after `cargo build --example {name}`",
         path.display()
     );
     path
+}
+
+/// `examples/basic.rs` (the README's "In a game") on its embedded demo server: the `join`
+/// handler runs and every event is logged with the source's state.
+#[test]
+fn the_basic_example_reads_the_demo_lobby() {
+    use std::io::BufRead;
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let mut child = Command::new(example("basic", &BUILT))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start basic");
+    // Bevy's LogPlugin writes to stderr.
+    let stdout = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut joined, mut opened) = (false, false);
+    while !(joined && opened) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = lines.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!("basic printed no join and open event within 20 s");
+        };
+        joined |= line.contains("joined: ");
+        opened |= line.contains("Open 0 join: ");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Runs `sse_tail` with `args` to its exit, killing it after 20 seconds.
