@@ -9,9 +9,11 @@
 //!   `cargo build --release --example sse_tail`).
 //! - `reqwest-eventsource` 0.6 and LaunchDarkly's `eventsource-client` 0.18, each on a
 //!   current-thread and on a multi-thread tokio runtime.
-//! - `ingest/*`: reqwest 0.13 and our parser with no ECS, driven three ways (a current-thread
-//!   runtime, Bevy's `IoTaskPool` through async-compat, a multi-thread runtime): how the reqwest
-//!   future is driven sets the ceiling of the plugin.
+//! - `bevy_eventsource/game_runtime`: the same app, its connections on a multi-thread tokio
+//!   runtime the game hands over (`SsePlugin::with_tokio_runtime`) instead of the IO thread.
+//! - `ingest/*`: reqwest 0.13 and our parser with no ECS, driven two ways (a current-thread
+//!   runtime, a multi-thread runtime): how the reqwest future is driven sets the ceiling of the
+//!   plugin.
 //!
 //! Two servers send the same events: `plain/*` as one body with a content length, written
 //! 64 KiB at a time; `chunked/*` with each event in its own HTTP chunk, as axum and most
@@ -31,7 +33,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use bevy::tasks::IoTaskPool;
 use bevy_eventsource::parser::{Parsed, SseParser};
 use bevy_eventsource::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -117,9 +118,9 @@ struct Tally {
     data_bytes: usize,
 }
 
-fn bevy_app() -> App {
+fn bevy_app(plugin: SsePlugin) -> App {
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, SsePlugin::default()))
+    app.add_plugins((MinimalPlugins, plugin))
         .init_resource::<Tally>()
         .add_systems(
             Update,
@@ -272,10 +273,16 @@ fn contenders(
     all: bool,
 ) {
     let url = url.to_owned();
-    let mut app = bevy_app();
+    let mut app = bevy_app(SsePlugin::default());
     group.bench_function("bevy_eventsource", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| bevy_stream(&mut app, &url)).sum())
     });
+    let games = multi_thread();
+    let mut app = bevy_app(SsePlugin::default().with_tokio_runtime(games.handle().clone()));
+    group.bench_function("bevy_eventsource/game_runtime", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| bevy_stream(&mut app, &url)).sum())
+    });
+    drop(app);
 
     if let Some(sse_tail) = sse_tail_binary().filter(|_| all) {
         group.bench_function("sse_tail --count", |b| {
@@ -314,14 +321,6 @@ fn contenders(
             each_stream(b, || runtime.block_on(ingest(client.clone(), url.clone())))
         });
     }
-    group.bench_function("ingest/io_task_pool+async_compat", |b| {
-        each_stream(b, || {
-            let ingest = ingest(client.clone(), url.clone());
-            futures_lite::future::block_on(
-                IoTaskPool::get().spawn(async_compat::Compat::new(ingest)),
-            );
-        })
-    });
 }
 
 criterion_group!(benches, end_to_end);

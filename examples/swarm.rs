@@ -17,6 +17,7 @@ mod loopback;
 
 use std::collections::VecDeque;
 
+use bevy::diagnostic::{Diagnostic, DiagnosticPath, DiagnosticsStore};
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
 use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
@@ -28,7 +29,9 @@ fn main() -> AppExit {
     let args = GameArgs::from_env("swarm");
     let url = game_server::url_or_start(args.url.as_deref(), "/swarm?racers=300&hz=30");
     let mut app = game::game_app("bevy_eventsource: swarm race", &args);
-    app.insert_resource(Race { url, ..default() })
+    // The HUD's network figures come from the plugin's Bevy diagnostics.
+    app.add_plugins(SseDiagnosticsPlugin::default())
+        .insert_resource(Race { url, ..default() })
         .add_systems(Startup, setup)
         .add_systems(
             Update,
@@ -60,12 +63,6 @@ struct Race {
     worst_frame_ms: f32,
     frame_times: VecDeque<f32>,
     streaming_for: f32,
-    /// The plugin's receive time per frame (`SseStats`), averaged and worst over a second.
-    window_receive_total: f32,
-    window_receive_worst: f32,
-    window_frames: u32,
-    receive_avg_us: f32,
-    receive_worst_us: f32,
 }
 
 #[derive(Clone, Copy)]
@@ -222,14 +219,7 @@ fn glide(time: Res<Time>, race: Res<Race>, mut sprites: Query<&mut Transform, Wi
     }
 }
 
-fn measure(
-    time: Res<Time>,
-    stats: Res<SseStats>,
-    mut race: ResMut<Race>,
-    states: Query<&ReadyState>,
-) {
-    // The plugin's own cost this frame: moving the events from the IO task into messages.
-    let receive_us = stats.frame_receive_time.as_secs_f32() * 1e6;
+fn measure(time: Res<Time>, mut race: ResMut<Race>, states: Query<&ReadyState>) {
     let dt = time.delta_secs();
     let open = race
         .source
@@ -244,17 +234,9 @@ fn measure(
     }
     race.window_time += dt;
     race.window_worst = race.window_worst.max(dt * 1000.0);
-    race.window_frames += 1;
-    race.window_receive_total += receive_us;
-    race.window_receive_worst = race.window_receive_worst.max(receive_us);
     if race.window_time >= 1.0 {
         race.events_per_second = race.window_events as f64 / f64::from(race.window_time);
         race.worst_frame_ms = race.window_worst;
-        race.receive_avg_us = race.window_receive_total / race.window_frames as f32;
-        race.receive_worst_us = race.window_receive_worst;
-        race.window_frames = 0;
-        race.window_receive_total = 0.0;
-        race.window_receive_worst = 0.0;
         race.window_events = 0;
         race.window_time = 0.0;
         race.window_worst = 0.0;
@@ -292,21 +274,36 @@ fn draw_track_and_graph(mut gizmos: Gizmos, race: Res<Race>) {
 
 fn update_hud(
     race: Res<Race>,
+    diagnostics: Res<DiagnosticsStore>,
     mut hud: Query<&mut Text, (With<Hud>, Without<Leaders>)>,
     mut leaders: Query<&mut Text, (With<Leaders>, Without<Hud>)>,
     mut report: ResMut<Report>,
 ) {
     let racers = race.racers.iter().flatten().count();
     let frame_ms = race.frame_times.back().copied().unwrap_or(0.0);
+    // The plugin's diagnostics: rates smoothed over the last frames, the receive step's cost
+    // (moving the events from the IO task into messages) averaged and at worst.
+    let smoothed = |path: &DiagnosticPath| {
+        diagnostics
+            .get(path)
+            .and_then(Diagnostic::smoothed)
+            .unwrap_or(0.0)
+    };
+    let messages_per_second = smoothed(&SseDiagnosticsPlugin::MESSAGES_PER_SECOND);
+    let kib_per_second = smoothed(&SseDiagnosticsPlugin::BYTES_PER_SECOND) / 1024.0;
+    let reconnections = smoothed(&SseDiagnosticsPlugin::RECONNECTIONS);
+    let receive = diagnostics.get(&SseDiagnosticsPlugin::RECEIVE_TIME);
+    let receive_avg_us = receive.and_then(Diagnostic::average).unwrap_or(0.0) * 1000.0;
+    let receive_worst_us = receive
+        .map(|receive| receive.values().copied().fold(0.0, f64::max))
+        .unwrap_or(0.0)
+        * 1000.0;
     if let Ok(mut text) = hud.single_mut() {
         text.0 = format!(
-            "racers {racers}   events/s {:.0}   total {}\nframe {frame_ms:.1} ms   worst in last second {:.1} ms\n\
-             SSE receive {:.0} µs/frame, worst {:.0} µs",
-            race.events_per_second,
-            race.events,
-            race.worst_frame_ms,
-            race.receive_avg_us,
-            race.receive_worst_us,
+            "racers {racers}   events/s {messages_per_second:.0}   {kib_per_second:.0} KiB/s   total {}\n\
+             frame {frame_ms:.1} ms   worst in last second {:.1} ms\n\
+             SSE receive {receive_avg_us:.0} µs/frame, worst {receive_worst_us:.0} µs   reconnections {reconnections:.0}",
+            race.events, race.worst_frame_ms,
         );
     }
     let mut order: Vec<(usize, f32)> = race
@@ -333,7 +330,9 @@ fn update_hud(
     report.set("racers", racers);
     report.set("events_per_second", race.events_per_second.round());
     report.set("worst_frame_ms", f64::from(race.worst_frame_ms));
-    report.set("receive_avg_us", f64::from(race.receive_avg_us).round());
-    report.set("receive_worst_us", f64::from(race.receive_worst_us).round());
+    report.set("sse_messages_per_second", messages_per_second.round());
+    report.set("sse_kib_per_second", kib_per_second.round());
+    report.set("receive_avg_us", receive_avg_us.round());
+    report.set("receive_worst_us", receive_worst_us.round());
     report.ready = racers > 0 && race.streaming_for >= 3.0 && race.events_per_second > 0.0;
 }

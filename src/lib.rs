@@ -1,11 +1,17 @@
 //! # bevy_eventsource
 //!
 //! A Server-Sent Events (WHATWG `EventSource`) client for the Bevy game engine, built on a
-//! spec-exact, incremental parser.
+//! spec-exact, incremental parser. Connections run off the main thread, on one IO thread per
+//! app: a current-thread tokio runtime that reqwest's own connection tasks share, so a stream
+//! sent as many small HTTP chunks never crosses threads per chunk (on Bevy's task pools it
+//! would, twice per chunk, at a tenth of the throughput). A game that already runs tokio can
+//! hand the plugin its runtime instead ([`SsePlugin::with_tokio_runtime`](plugin::SsePlugin::with_tokio_runtime)).
+//! The ECS side only applies what the IO side parsed, in `PreUpdate`.
 //!
 //! Add [`SsePlugin`](plugin::SsePlugin), spawn entities with an
 //! [`EventSource`](source::EventSource), and read [`SseMessage`](message::SseMessage)s with a
-//! `MessageReader` or an observer. The README has the whole tour and the BestHTTP name mapping.
+//! `MessageReader` or an observer. The README has the whole tour and the BestHTTP name mapping;
+//! `examples/basic.rs` is the smallest game.
 //!
 //! ```no_run
 //! use bevy::prelude::*;
@@ -24,11 +30,13 @@
 //!     .run();
 //! ```
 //!
-//! Connections run on one IO thread per app: a current-thread tokio runtime on which reqwest's
-//! own connection tasks run too, so a body handed over in many small HTTP chunks never crosses
-//! threads per chunk. Events reach the ECS in batches over a bounded channel, drained in
-//! `PreUpdate` ([`SseSystems::Receive`](plugin::SseSystems::Receive)); [`SseStats`](plugin::SseStats)
-//! says what that cost in the last frame.
+//! Events reach the ECS in batches over a bounded channel, drained in `PreUpdate`
+//! ([`SseSystems::Receive`](plugin::SseSystems::Receive)). [`SseSettings`](plugin::SseSettings)
+//! can be changed while the game runs; [`SseStats`](plugin::SseStats), the per-source
+//! [`SseSourceStats`](diagnostics::SseSourceStats) and
+//! [`SseDiagnosticsPlugin`](diagnostics::SseDiagnosticsPlugin) say what the plugin did and cost.
+//! With the `reflect` feature (on by default) the state components, settings and stats are
+//! `Reflect` and registered, for inspectors and `bevy_remote`.
 //!
 //! Observers and named handlers may close, reopen, reconnect or despawn their source at any
 //! moment; the plugin re-checks after every call into game code and does exactly what the game

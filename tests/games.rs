@@ -173,6 +173,15 @@ fn swarm_streams_hundreds_of_racers() {
     assert_eq!(report["malformed"], 0, "{report}");
     // At least a few whole ticks of 300 positions (the rate itself is printed, not asserted).
     assert!(report["events"].as_u64().unwrap() >= 900, "{report}");
+    // The HUD reads the plugin's diagnostics.
+    assert!(
+        report["sse_messages_per_second"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["sse_kib_per_second"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
     assert!(
         report["events_per_second"].as_f64().unwrap() > 0.0,
         "{report}"
