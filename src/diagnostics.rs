@@ -135,10 +135,12 @@ impl SseDiagnosticsPlugin {
 
     fn measure(
         mut diagnostics: Diagnostics,
-        stats: Res<SseStats>,
+        // Absent without `SsePlugin`: nothing to measure.
+        stats: Option<Res<SseStats>>,
         time: Res<Time<Real>>,
         mut last_bytes: Local<u64>,
     ) {
+        let Some(stats) = stats else { return };
         let bytes = stats.total_bytes - *last_bytes;
         *last_bytes = stats.total_bytes;
         let seconds = time.delta_secs_f64();
