@@ -104,7 +104,10 @@ async fn read(
             Ok(None) => return Err(SseError::StreamEnded { url }),
             Err(source) => return Err(SseError::from_stream(url, source)),
         };
-        let mut batch = vec![Report::Received(0)];
+        // Capacity 4, as a first push into an empty Vec gives: `vec![x]` would reallocate at
+        // the first event.
+        let mut batch = Vec::with_capacity(4);
+        batch.push(Report::Received(0));
         let mut bytes = chunk.len();
         let mut more = parser.feed(&chunk, &mut batch);
         // Chunks that are already here join the same batch: servers often send each event as
