@@ -34,20 +34,48 @@ fn main() -> AppExit {
     let args = GameArgs::from_env("chat_ticker");
     let url = game_server::url_or_start(args.url.as_deref(), "/chat");
     let mut app = game::game_app("bevy_eventsource: lobby feed", &args);
-    app.insert_resource(Feed { url, ..default() })
-        .add_systems(Startup, setup)
+    app.add_plugins(Lobby { url })
+        .add_systems(Startup, setup.after(join_lobby))
+        .add_observer(dress_avatar)
         .add_systems(
             Update,
             (
-                check_sequence,
-                track_state,
+                show_ticker_lines,
+                show_state,
                 keys,
                 animate_avatars,
                 update_hud,
             )
-                .chain(),
+                .chain()
+                .after(track_state),
         );
     app.run()
+}
+
+/// The lobby's logic, with no window and no asset: the feed, its handlers, the avatars as data
+/// and the counters. What `main` adds on top only shows it; the tests at the end of this file
+/// run this plugin alone, on `bevy_eventsource::testing`.
+struct Lobby {
+    url: String,
+}
+
+impl Plugin for Lobby {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(Feed {
+            url: self.url.clone(),
+            ..default()
+        })
+        .add_message::<TickerLine>()
+        .add_systems(Startup, join_lobby)
+        .add_systems(Update, (check_sequence, track_state).chain());
+    }
+}
+
+/// A line for the ticker, written by the handlers and shown by the view.
+#[derive(Message)]
+struct TickerLine {
+    id: String,
+    spans: Vec<(String, Color)>,
 }
 
 #[derive(Resource, Default)]
@@ -78,20 +106,14 @@ struct StatusLine;
 /// bounces when they chat.
 #[derive(Component)]
 struct Avatar {
+    user: String,
     slot: usize,
     age: f32,
     bounce: f32,
     leaving: Option<f32>,
 }
 
-fn setup(
-    mut commands: Commands,
-    fonts: Res<Fonts>,
-    mut feed: ResMut<Feed>,
-    mut watched: ResMut<Watched>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<ColorMaterial>>,
-) {
+fn join_lobby(mut commands: Commands, mut feed: ResMut<Feed>) {
     let source = commands
         .spawn(EventSource::new(feed.url.clone()))
         .on_sse_event("join", on_join)
@@ -99,7 +121,17 @@ fn setup(
         .on_sse_event("chat", on_chat)
         .id();
     feed.source = Some(source);
-    watched.source = Some(source);
+}
+
+fn setup(
+    mut commands: Commands,
+    fonts: Res<Fonts>,
+    feed: Res<Feed>,
+    mut watched: ResMut<Watched>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<ColorMaterial>>,
+) {
+    watched.source = feed.source;
 
     // Title.
     commands.spawn((
@@ -197,58 +229,58 @@ fn user_of(message: &SseMessage) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
-fn push_line(
-    commands: &mut Commands,
-    ticker: &Query<(Entity, Option<&Children>), With<Ticker>>,
-    fonts: &Fonts,
-    id: &str,
-    spans: Vec<(String, Color)>,
+fn show_ticker_lines(
+    mut lines: MessageReader<TickerLine>,
+    mut commands: Commands,
+    fonts: Res<Fonts>,
+    ticker: Query<(Entity, Option<&Children>), With<Ticker>>,
 ) {
-    let Ok((panel, lines)) = ticker.single() else {
+    let Ok((panel, shown)) = ticker.single() else {
         return;
     };
-    if let Some(lines) = lines
-        && lines.len() >= TICKER_LINES
-    {
-        for &old in &lines[..=lines.len() - TICKER_LINES] {
-            commands.entity(old).despawn();
-        }
-    }
-    let line = commands
-        .spawn((
-            Text::new(format!("#{id:<5} ")),
-            fonts.text(17.0),
-            TextColor(DIM),
-        ))
-        .with_children(|line| {
-            for (text, color) in spans {
-                line.spawn((TextSpan::new(text), fonts.text(17.0), TextColor(color)));
+    let mut shown: Vec<Entity> = shown.map(|c| c.to_vec()).unwrap_or_default();
+    for TickerLine { id, spans } in lines.read() {
+        if shown.len() >= TICKER_LINES {
+            for old in shown.drain(..=shown.len() - TICKER_LINES) {
+                commands.entity(old).despawn();
             }
-        })
-        .id();
-    commands.entity(panel).add_child(line);
+        }
+        let line = commands
+            .spawn((
+                Text::new(format!("#{id:<5} ")),
+                fonts.text(17.0),
+                TextColor(DIM),
+            ))
+            .with_children(|line| {
+                for (text, color) in spans {
+                    line.spawn((
+                        TextSpan::new(text.clone()),
+                        fonts.text(17.0),
+                        TextColor(*color),
+                    ));
+                }
+            })
+            .id();
+        commands.entity(panel).add_child(line);
+        shown.push(line);
+    }
 }
 
 fn on_join(
     In(message): In<SseMessage>,
     mut commands: Commands,
     mut feed: ResMut<Feed>,
-    fonts: Res<Fonts>,
-    assets: Res<AssetServer>,
-    ticker: Query<(Entity, Option<&Children>), With<Ticker>>,
+    mut ticker: MessageWriter<TickerLine>,
     avatars: Query<&Avatar>,
 ) {
     let user = user_of(&message);
-    push_line(
-        &mut commands,
-        &ticker,
-        &fonts,
-        message.last_event_id(),
-        vec![
+    ticker.write(TickerLine {
+        id: message.last_event_id().to_owned(),
+        spans: vec![
             (format!("+ {user}"), user_color(&user)),
             (" joined the lobby".into(), Color::srgb(0.45, 0.85, 0.55)),
         ],
-    );
+    });
     if feed.lobby.contains_key(&user) {
         return;
     }
@@ -263,48 +295,59 @@ fn on_join(
     let avatar = commands
         .spawn((
             Avatar {
+                user: user.clone(),
                 slot,
                 age: 0.0,
                 bounce: 0.0,
                 leaving: None,
             },
-            Sprite {
-                image: assets.load("sprites/avatar.png"),
-                color: user_color(&user),
-                custom_size: Some(Vec2::splat(72.0)),
-                ..default()
-            },
             Transform::from_translation(position.extend(0.0)).with_scale(Vec3::ZERO),
-            children![(
-                Text2d::new(user.clone()),
-                fonts.bold(18.0),
-                TextColor(BRIGHT),
-                Transform::from_xyz(0.0, -54.0, 0.1),
-            )],
         ))
         .id();
     feed.lobby.insert(user, avatar);
 }
 
+/// The view of a new avatar: its sprite in the user's color and its name.
+fn dress_avatar(
+    add: On<Add, Avatar>,
+    avatars: Query<&Avatar>,
+    mut commands: Commands,
+    fonts: Res<Fonts>,
+    assets: Res<AssetServer>,
+) {
+    let Ok(avatar) = avatars.get(add.entity) else {
+        return;
+    };
+    commands.entity(add.entity).insert((
+        Sprite {
+            image: assets.load("sprites/avatar.png"),
+            color: user_color(&avatar.user),
+            custom_size: Some(Vec2::splat(72.0)),
+            ..default()
+        },
+        children![(
+            Text2d::new(avatar.user.clone()),
+            fonts.bold(18.0),
+            TextColor(BRIGHT),
+            Transform::from_xyz(0.0, -54.0, 0.1),
+        )],
+    ));
+}
+
 fn on_leave(
     In(message): In<SseMessage>,
-    mut commands: Commands,
     mut feed: ResMut<Feed>,
-    fonts: Res<Fonts>,
-    ticker: Query<(Entity, Option<&Children>), With<Ticker>>,
+    mut ticker: MessageWriter<TickerLine>,
     mut avatars: Query<&mut Avatar>,
 ) {
     let user = user_of(&message);
-    push_line(
-        &mut commands,
-        &ticker,
-        &fonts,
-        message.last_event_id(),
-        vec![
+    ticker.write(TickerLine {
+        id: message.last_event_id().to_owned(),
+        spans: vec![
             (format!("- {user}"), user_color(&user)),
             (" left".into(), Color::srgb(0.90, 0.45, 0.45)),
         ],
-    );
+    });
     if let Some(entity) = feed.lobby.remove(&user)
         && let Ok(mut avatar) = avatars.get_mut(entity)
     {
@@ -314,26 +357,21 @@ fn on_leave(
 
 fn on_chat(
     In(message): In<SseMessage>,
-    mut commands: Commands,
     mut feed: ResMut<Feed>,
-    fonts: Res<Fonts>,
-    ticker: Query<(Entity, Option<&Children>), With<Ticker>>,
+    mut ticker: MessageWriter<TickerLine>,
     mut avatars: Query<&mut Avatar>,
 ) {
     feed.chat_shown += 1;
     let data: Value = serde_json::from_str(message.data()).unwrap_or_default();
     let user = data["user"].as_str().unwrap_or("?");
     let text = data["text"].as_str().unwrap_or("");
-    push_line(
-        &mut commands,
-        &ticker,
-        &fonts,
-        message.last_event_id(),
-        vec![
+    ticker.write(TickerLine {
+        id: message.last_event_id().to_owned(),
+        spans: vec![
             (user.to_owned(), user_color(user)),
             (format!(": {text}"), BRIGHT),
         ],
-    );
+    });
     if let Some(&entity) = feed.lobby.get(user)
         && let Ok(mut avatar) = avatars.get_mut(entity)
     {
@@ -365,26 +403,28 @@ fn check_sequence(mut messages: MessageReader<SseMessage>, mut feed: ResMut<Feed
     }
 }
 
-fn track_state(
+fn track_state(mut changes: MessageReader<SseStateChanged>, mut feed: ResMut<Feed>) {
+    for change in changes.read() {
+        match change.new {
+            ReadyState::Open => feed.opens += 1,
+            ReadyState::Closed => feed.closes += 1,
+            _ => {}
+        }
+    }
+}
+
+/// The badge's note: when the next attempt starts, while retrying.
+fn show_state(
     mut changes: MessageReader<SseStateChanged>,
     mut retries: MessageReader<SseRetrying>,
-    mut feed: ResMut<Feed>,
     mut watched: ResMut<Watched>,
 ) {
     for retry in retries.read() {
         watched.note = Some(format!("in {} ms", retry.delay.as_millis()));
     }
     for change in changes.read() {
-        match change.new {
-            ReadyState::Open => {
-                feed.opens += 1;
-                watched.note = None;
-            }
-            ReadyState::Closed => {
-                feed.closes += 1;
-                watched.note = None;
-            }
-            _ => {}
+        if matches!(change.new, ReadyState::Open | ReadyState::Closed) {
+            watched.note = None;
         }
     }
 }
@@ -475,4 +515,127 @@ fn update_hud(
     report.set("chat_muted", feed.chat_muted);
     report.set("lobby", feed.lobby.len());
     report.ready = feed.events >= 30 && reconnects >= 2 && state == ReadyState::Open;
+}
+
+/// The lobby's logic on a scripted network (`bevy_eventsource::testing`): no window, no
+/// socket, no sleep. `cargo test --features games --example chat_ticker`
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bevy_eventsource::testing::{SseTestAppExt, SseTestNetwork};
+
+    use super::*;
+
+    const URL: &str = "http://lobby.test/chat";
+
+    fn lobby_app() -> (App, SseTestNetwork) {
+        let mut app = App::new();
+        app.add_plugins((
+            MinimalPlugins,
+            SsePlugin::default(),
+            Lobby { url: URL.into() },
+        ));
+        let network = SseTestNetwork::install(&mut app);
+        app.update(); // the source is spawned and connects
+        (app, network)
+    }
+
+    /// Who stands in the lobby (not leaving), by slot.
+    fn standing(app: &mut App) -> Vec<(usize, String)> {
+        let mut avatars = app.world_mut().query::<&Avatar>();
+        let mut standing: Vec<(usize, String)> = avatars
+            .iter(app.world())
+            .filter(|avatar| avatar.leaving.is_none())
+            .map(|avatar| (avatar.slot, avatar.user.clone()))
+            .collect();
+        standing.sort();
+        standing
+    }
+
+    #[test]
+    fn a_join_brings_an_avatar_to_a_free_slot_and_a_leave_sends_it_away() {
+        let (mut app, network) = lobby_app();
+        network
+            .connection(URL)
+            .open()
+            .event_with_id("join", "1", r#"{"user":"ada"}"#)
+            .event_with_id("join", "2", r#"{"user":"bo"}"#)
+            .event_with_id("join", "3", r#"{"user":"ada"}"#);
+        app.update();
+        assert_eq!(standing(&mut app), [(0, "ada".into()), (1, "bo".into())]);
+
+        network
+            .connection(URL)
+            .event_with_id("leave", "4", r#"{"user":"ada"}"#)
+            .event_with_id("join", "5", r#"{"user":"cy"}"#);
+        app.update();
+        // Ada's slot is free again, and Cy takes it.
+        assert_eq!(standing(&mut app), [(0, "cy".into()), (1, "bo".into())]);
+        let feed = app.world().resource::<Feed>();
+        assert_eq!(feed.lobby.len(), 2);
+        assert_eq!((feed.events, feed.lost, feed.repeated), (5, 0, 0));
+    }
+
+    #[test]
+    fn chat_bounces_the_speaker_and_muting_keeps_counting() {
+        let (mut app, network) = lobby_app();
+        network
+            .connection(URL)
+            .open()
+            .event_with_id("join", "1", r#"{"user":"ada"}"#)
+            .event_with_id("chat", "2", r#"{"user":"ada","text":"hi"}"#);
+        app.update();
+        let mut avatars = app.world_mut().query::<&Avatar>();
+        let ada = avatars.single(app.world()).unwrap();
+        assert_eq!(ada.bounce, 1.0);
+        let lines: Vec<String> = app
+            .world_mut()
+            .resource_mut::<Messages<TickerLine>>()
+            .drain()
+            .map(|line| line.spans[0].0.clone() + &line.spans[1].0)
+            .collect();
+        assert_eq!(lines, ["+ ada joined the lobby", "ada: hi"]);
+        let feed = app.world().resource::<Feed>();
+        assert_eq!((feed.chat_seen, feed.chat_shown), (1, 1));
+    }
+
+    #[test]
+    fn a_hang_up_resumes_from_the_last_event_id_with_nothing_lost_or_repeated() {
+        let (mut app, network) = lobby_app();
+        network
+            .connection(URL)
+            .open()
+            .send("retry: 300\n\n")
+            .event_with_id("join", "1", r#"{"user":"ada"}"#)
+            .event_with_id("chat", "2", r#"{"user":"ada","text":"brb"}"#)
+            .end_stream();
+        app.update();
+        app.advance(Duration::from_millis(300));
+        let again = network.connection(URL);
+        assert_eq!(again.headers()["last-event-id"], "2");
+        again
+            .open()
+            .event_with_id("chat", "3", r#"{"user":"ada","text":"back"}"#);
+        app.update();
+        let feed = app.world().resource::<Feed>();
+        assert_eq!(feed.opens, 2);
+        assert_eq!((feed.events, feed.lost, feed.repeated), (3, 0, 0));
+        // The avatar stayed: the lobby is the game's, not the connection's.
+        assert_eq!(standing(&mut app), [(0, "ada".into())]);
+    }
+
+    #[test]
+    fn a_gap_in_event_ids_counts_as_lost() {
+        let (mut app, network) = lobby_app();
+        network
+            .connection(URL)
+            .open()
+            .event_with_id("chat", "1", r#"{"user":"ada","text":"a"}"#)
+            .event_with_id("chat", "4", r#"{"user":"ada","text":"b"}"#)
+            .event_with_id("chat", "4", r#"{"user":"ada","text":"b"}"#);
+        app.update();
+        let feed = app.world().resource::<Feed>();
+        assert_eq!((feed.lost, feed.repeated), (2, 1));
+    }
 }

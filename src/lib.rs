@@ -40,9 +40,9 @@
 //!
 //! Observers and named handlers may close, reopen, reconnect or despawn their source at any
 //! moment; the plugin re-checks after every call into game code and does exactly what the game
-//! asked. Reconnection waits run on real time, so a paused game still reconnects. In tests,
-//! [`MemoryTransport`](transport::MemoryTransport) replaces the network: script what each
-//! connection does, with no socket and no sleep.
+//! asked. Reconnection waits run on real time, so a paused game still reconnects. To test your
+//! game's logic, [`testing`] replaces the network and the clock: play the server for each
+//! connection (open, events, hang-ups, refusals) and advance time, with no socket and no sleep.
 //!
 //! The [`parser`] module is usable on its own: feed it bytes from any source, get events out.
 //!
@@ -82,6 +82,7 @@ mod runtime;
 pub mod settings;
 pub mod source;
 mod systems;
+pub mod testing;
 pub mod transport;
 
 pub use error::{SourceUrl, SseError};

@@ -63,17 +63,25 @@ const BOM_DONE: u8 = u8::MAX;
 )]
 #[non_exhaustive]
 pub struct ParserLimits {
-    /// The longest line, in bytes, without its line ending. Default 16 MiB.
+    /// The longest line, in bytes, without its line ending, field name included. Default
+    /// 16 MiB and 1 KiB: an event of the default [`max_event_len`](Self::max_event_len) fits
+    /// on one `data: ` line. Setting both to the same value leaves no room for the field name
+    /// (`data: ` is 6 bytes) on a one-line event.
     pub max_line_len: usize,
     /// The largest event data, in bytes, without the final newline. Default 16 MiB.
     pub max_event_len: usize,
 }
 
+/// Default [`ParserLimits::max_event_len`].
+const DEFAULT_MAX_EVENT_LEN: usize = 16 << 20;
+/// What a line may hold beyond the event limit: a field name, a colon and a space.
+const FIELD_ROOM: usize = 1 << 10;
+
 impl Default for ParserLimits {
     fn default() -> Self {
         Self {
-            max_line_len: 16 << 20,
-            max_event_len: 16 << 20,
+            max_line_len: DEFAULT_MAX_EVENT_LEN + FIELD_ROOM,
+            max_event_len: DEFAULT_MAX_EVENT_LEN,
         }
     }
 }

@@ -46,6 +46,14 @@ pub struct MemoryTransport {
     attempts: Arc<Mutex<Vec<MemoryAttempt>>>,
 }
 
+impl std::fmt::Debug for MemoryTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryTransport")
+            .field("attempts", &self.attempts().len())
+            .finish()
+    }
+}
+
 impl MemoryTransport {
     /// A transport with no attempts yet.
     pub fn new() -> Self {
@@ -271,6 +279,40 @@ impl MemoryAttempt {
         self
     }
 
+    /// The server sends one event: `event: name` (left out when `name` is `"message"`, the
+    /// default type), then a `data:` line per line of `data` (`\n`, `\r\n` or `\r` split it, as
+    /// the parser would), then the blank line that dispatches it. Empty `data` is one empty
+    /// `data:` line: the event arrives, with empty data.
+    ///
+    /// # Panics
+    ///
+    /// If `name` holds a line break: no server could send it as one event.
+    pub fn event(&self, name: &str, data: &str) -> &Self {
+        self.send(frame(name, None, data))
+    }
+
+    /// [`event`](Self::event) with an `id:` line: the source's [`LastEventId`] becomes `id`, and
+    /// the next attempt sends it as `Last-Event-ID`.
+    ///
+    /// [`LastEventId`]: crate::source::LastEventId
+    ///
+    /// # Panics
+    ///
+    /// If `name` or `id` holds a line break.
+    pub fn event_with_id(&self, name: &str, id: &str, data: &str) -> &Self {
+        self.send(frame(name, Some(id), data))
+    }
+
+    /// The server sends a comment line (`: text`), as servers do to keep a connection alive.
+    ///
+    /// # Panics
+    ///
+    /// If `text` holds a line break.
+    pub fn comment(&self, text: &str) -> &Self {
+        assert_one_line("comment", text);
+        self.send(format!(":{text}\n"))
+    }
+
     /// The server closes the stream ([`SseError::StreamEnded`]): a transient end.
     pub fn end_stream(&self) {
         let url = self.0.url.clone();
@@ -298,4 +340,35 @@ impl MemoryAttempt {
         let error = error(self.0.url.clone());
         self.finish(Report::Ended(error));
     }
+}
+
+/// One event as a server writes it.
+fn frame(name: &str, id: Option<&str>, data: &str) -> String {
+    assert_one_line("event name", name);
+    let mut frame = String::with_capacity(data.len() + name.len() + 16);
+    if name != "message" {
+        frame.push_str("event: ");
+        frame.push_str(name);
+        frame.push('\n');
+    }
+    if let Some(id) = id {
+        assert_one_line("event id", id);
+        frame.push_str("id: ");
+        frame.push_str(id);
+        frame.push('\n');
+    }
+    for line in data.split("\r\n").flat_map(|line| line.split(['\r', '\n'])) {
+        frame.push_str("data: ");
+        frame.push_str(line);
+        frame.push('\n');
+    }
+    frame.push('\n');
+    frame
+}
+
+fn assert_one_line(what: &str, text: &str) {
+    assert!(
+        !text.contains(['\r', '\n']),
+        "{what} {text:?} holds a line break: a server cannot send it as one field"
+    );
 }

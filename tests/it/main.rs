@@ -36,4 +36,5 @@ mod settings;
 mod soak;
 mod sse_tail;
 mod suspend;
+mod testing_kit;
 mod tls;

@@ -159,3 +159,30 @@ fn the_reconnection_time_is_the_latest_valid_retry() {
         Some(std::time::Duration::from_millis(300))
     );
 }
+
+/// `max_event_len` as its doc says, with the default limits: an event whose data is exactly
+/// 16 MiB passes even on one `data: ` line (the line's field name does not eat into it), and
+/// one byte more is refused as too large an event.
+#[test]
+fn with_the_defaults_a_single_line_event_of_exactly_the_event_limit_passes() {
+    let limit = ParserLimits::default().max_event_len;
+    let event = |data_len: usize| {
+        let mut stream = b"data: ".to_vec();
+        stream.resize(stream.len() + data_len, b'x');
+        stream.extend(b"\n\ndata: after\n\n");
+        stream
+    };
+    let exact = event(limit);
+    let outcome = parse_chunks(ParserLimits::default(), exact.chunks(64 << 10));
+    assert_eq!(outcome.errors, []);
+    assert_eq!(outcome.items.len(), 2);
+    assert!(
+        matches!(&outcome.items[0], Parsed::Message(m) if m.data().len() == limit),
+        "the 16 MiB event"
+    );
+
+    let over = event(limit + 1);
+    let outcome = parse_chunks(ParserLimits::default(), over.chunks(64 << 10));
+    assert_eq!(outcome.errors, [ParseError::EventTooLarge { limit }]);
+    assert_eq!(outcome.items, [message("message", "after", "")]);
+}
