@@ -1,8 +1,9 @@
 //! NPC dialogue, LLM-style: each question is a POST with a JSON body that opens a one-shot token
 //! stream (`EventSource::once()`), `data: {"choices":[{"delta":{"content":"..."}}]}` chunks ended
-//! by `data: [DONE]` (`with_done_sentinel`). The answer types out in a dialogue box as tokens
-//! arrive; Space asks the next question. Observers on each request's entity (`On<SseMessage>`,
-//! `On<SseClosed>`, `On<SseErrored>`) do all the work.
+//! by `data: [DONE]` (`with_done_sentinel`). Each chunk is decoded into a `Chunk` on the IO thread
+//! (`with_json`); the answer types out in a dialogue box as tokens arrive; Space asks the next
+//! question. Observers on each request's entity (`On<SseJson<Chunk>>`, `On<SseClosed>`,
+//! `On<SseErrored>`) do all the work.
 //!
 //! ```text
 //! cargo run --release --features games --example npc_dialogue [-- --url http://host/v1/chat/completions]
@@ -21,7 +22,25 @@ use bevy::image::{ImageLoaderSettings, ImageSampler};
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
 use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
+
+/// One streamed chunk: `{"choices":[{"delta":{"content":"..."}}]}`.
+#[derive(Deserialize, Clone, Debug)]
+struct Chunk {
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+struct Choice {
+    delta: Delta,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+struct Delta {
+    /// Absent in a chunk that only says the role or the finish reason.
+    content: Option<String>,
+}
 
 const QUESTIONS: [&str; 6] = [
     "Who are you, old one?",
@@ -233,7 +252,9 @@ fn ask_next(mut commands: Commands, mut dialogue: ResMut<Dialogue>, mut watched:
                 .with_header("accept", "text/event-stream")
                 .with_body(body.to_string())
                 .once()
-                .with_done_sentinel("[DONE]"),
+                .with_done_sentinel("[DONE]")
+                // Unnamed events are `message`s: each a chunk, decoded off the main thread.
+                .with_json::<Chunk>("message"),
         )
         .observe(on_token)
         .observe(on_error)
@@ -261,13 +282,17 @@ fn asked_by(current: &mut Option<Ask>, source: Entity) -> Option<&mut Ask> {
     current.as_mut().filter(|ask| ask.source == source)
 }
 
-fn on_token(token: On<SseMessage>, mut dialogue: ResMut<Dialogue>) {
+fn on_token(chunk: On<SseJson<Chunk>>, mut dialogue: ResMut<Dialogue>) {
     let dialogue = &mut *dialogue;
-    let Some(ask) = asked_by(&mut dialogue.current, token.entity) else {
+    let Some(ask) = asked_by(&mut dialogue.current, chunk.entity) else {
         return;
     };
-    let chunk: Value = serde_json::from_str(token.data()).unwrap_or_default();
-    if let Some(content) = chunk["choices"][0]["delta"]["content"].as_str() {
+    let content = chunk
+        .value
+        .choices
+        .first()
+        .and_then(|choice| choice.delta.content.as_deref());
+    if let Some(content) = content {
         ask.received.push_str(content);
         ask.first_token.get_or_insert(ask.started.elapsed());
         dialogue.tokens += 1;

@@ -1,8 +1,11 @@
 //! A race of hundreds: the server streams every racer's position as a JSON `pos` event, 300
 //! racers at 30 Hz by default (9,000 events a second), and each sprite glides towards its latest
 //! position. The HUD shows events per second, the frame time and a frame-time graph, so you can
-//! see that the plugin keeps up without frame hitches. Read with a plain `MessageReader`, which
-//! takes the plugin's batched fast path.
+//! see that the plugin keeps up without frame hitches. The source decodes `pos` into a
+//! `Position` on the IO thread (`with_json`), so the game reads ready values with a plain
+//! `MessageReader<SseJson<Position>>`; the HUD shows what the main thread spends per frame on
+//! the stream (the plugin's receive step and the game's reading). `SWARM_DECODE=main` decodes
+//! on the main thread instead, from the raw `SseMessage`s, for comparison.
 //!
 //! ```text
 //! cargo run --release --features games --example swarm [-- --url 'http://host/swarm?racers=500&hz=60']
@@ -16,11 +19,13 @@ mod game_server;
 mod loopback;
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bevy::diagnostic::{Diagnostic, DiagnosticPath, DiagnosticsStore};
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
 use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
+use serde::Deserialize;
 
 /// Frame times kept for the graph.
 const GRAPH_FRAMES: usize = 240;
@@ -30,13 +35,22 @@ fn main() -> AppExit {
     let url = game_server::url_or_start(args.url.as_deref(), "/swarm?racers=300&hz=30");
     let mut app = game::game_app("bevy_eventsource: swarm race", &args);
     // The HUD's network figures come from the plugin's Bevy diagnostics.
+    let decode_on_main = std::env::var("SWARM_DECODE").is_ok_and(|where_| where_ == "main");
     app.add_plugins(SseDiagnosticsPlugin::default())
-        .insert_resource(Race { url, ..default() })
+        .add_message::<SseJson<Position>>()
+        .insert_resource(Race {
+            url,
+            decode_on_main,
+            ..default()
+        })
         .add_systems(Startup, setup)
         .add_systems(
             Update,
             (
-                read_positions,
+                (
+                    read_positions.run_if(|race: Res<Race>| !race.decode_on_main),
+                    read_and_decode_positions.run_if(|race: Res<Race>| race.decode_on_main),
+                ),
                 glide,
                 measure,
                 draw_track_and_graph,
@@ -47,9 +61,21 @@ fn main() -> AppExit {
     app.run()
 }
 
+/// A `pos` event: `{"id":7,"x":-310.5,"y":120.25,"d":1234.5}`.
+#[derive(Deserialize, Clone, Debug)]
+struct Position {
+    id: usize,
+    x: f32,
+    y: f32,
+    #[serde(default)]
+    d: f32,
+}
+
 #[derive(Resource, Default)]
 struct Race {
     url: String,
+    /// `SWARM_DECODE=main`: parse the raw messages in the game instead.
+    decode_on_main: bool,
     source: Option<Entity>,
     /// Per racer ID: its entity, latest position and distance.
     racers: Vec<Option<Racer>>,
@@ -59,6 +85,10 @@ struct Race {
     window_events: u64,
     window_time: f32,
     window_worst: f32,
+    /// The game's reading of the stream (`read_positions`) in the current window.
+    window_read: Duration,
+    window_frames: u32,
+    read_avg_us: f64,
     events_per_second: f64,
     worst_frame_ms: f32,
     frame_times: VecDeque<f32>,
@@ -87,7 +117,14 @@ fn setup(
     mut race: ResMut<Race>,
     mut watched: ResMut<Watched>,
 ) {
-    race.source = Some(commands.spawn(EventSource::new(race.url.clone())).id());
+    let source = EventSource::new(race.url.clone());
+    let source = if race.decode_on_main {
+        source
+    } else {
+        // Decoded by the IO task: the game gets ready `Position`s.
+        source.with_json::<Position>("pos")
+    };
+    race.source = Some(commands.spawn(source).id());
     watched.source = race.source;
 
     commands.spawn((
@@ -146,64 +183,75 @@ fn racer_color(id: usize) -> Color {
     Color::hsl((id as f32 * 137.508) % 360.0, 0.75, 0.62)
 }
 
-/// Reads every `pos` event of the frame and spawns racers the first time they appear.
+/// Reads every `pos` value of the frame (decoded by the IO task) and spawns racers the first
+/// time they appear.
 fn read_positions(
+    mut positions: MessageReader<SseJson<Position>>,
+    mut commands: Commands,
+    mut race: ResMut<Race>,
+    assets: Res<AssetServer>,
+) {
+    let started = Instant::now();
+    for SseJson { value, .. } in positions.read() {
+        place(&mut race, &mut commands, &assets, value);
+    }
+    race.window_read += started.elapsed();
+}
+
+/// `SWARM_DECODE=main`: the same from the raw messages, decoded here on the main thread.
+fn read_and_decode_positions(
     mut messages: MessageReader<SseMessage>,
     mut commands: Commands,
     mut race: ResMut<Race>,
     assets: Res<AssetServer>,
 ) {
-    let race = &mut *race;
+    let started = Instant::now();
     for message in messages.read() {
-        race.events += 1;
-        race.window_events += 1;
-        let Some((id, position, distance)) = parse_position(message.data()) else {
-            race.malformed += 1;
-            continue;
-        };
-        if id >= 100_000 {
-            race.malformed += 1;
-            continue;
-        }
-        if race.racers.len() <= id {
-            race.racers.resize(id + 1, None);
-        }
-        match &mut race.racers[id] {
-            Some(racer) => {
-                racer.target = position;
-                racer.distance = distance;
-            }
-            slot @ None => {
-                let entity = commands
-                    .spawn((
-                        RacerSprite,
-                        Sprite {
-                            image: assets.load("sprites/blip.png"),
-                            color: racer_color(id),
-                            custom_size: Some(Vec2::splat(22.0)),
-                            ..default()
-                        },
-                        Transform::from_translation(position.extend(id as f32 * 1e-4)),
-                    ))
-                    .id();
-                *slot = Some(Racer {
-                    entity,
-                    target: position,
-                    distance,
-                });
-            }
+        match serde_json::from_str::<Position>(message.data()) {
+            Ok(position) => place(&mut race, &mut commands, &assets, &position),
+            Err(_) => race.malformed += 1,
         }
     }
+    race.window_read += started.elapsed();
 }
 
-/// `{"id":7,"x":-310.5,"y":120.25,"d":1234.5}`
-fn parse_position(data: &str) -> Option<(usize, Vec2, f32)> {
-    let value: serde_json::Value = serde_json::from_str(data).ok()?;
-    let id = usize::try_from(value["id"].as_u64()?).ok()?;
-    let x = value["x"].as_f64()? as f32;
-    let y = value["y"].as_f64()? as f32;
-    let d = value["d"].as_f64().unwrap_or(0.0) as f32;
-    Some((id, Vec2::new(x, y), d))
+fn place(race: &mut Race, commands: &mut Commands, assets: &AssetServer, position: &Position) {
+    race.events += 1;
+    race.window_events += 1;
+    let id = position.id;
+    if id >= 100_000 {
+        race.malformed += 1;
+        return;
+    }
+    let (target, distance) = (Vec2::new(position.x, position.y), position.d);
+    if race.racers.len() <= id {
+        race.racers.resize(id + 1, None);
+    }
+    match &mut race.racers[id] {
+        Some(racer) => {
+            racer.target = target;
+            racer.distance = distance;
+        }
+        slot @ None => {
+            let entity = commands
+                .spawn((
+                    RacerSprite,
+                    Sprite {
+                        image: assets.load("sprites/blip.png"),
+                        color: racer_color(id),
+                        custom_size: Some(Vec2::splat(22.0)),
+                        ..default()
+                    },
+                    Transform::from_translation(target.extend(id as f32 * 1e-4)),
+                ))
+                .id();
+            *slot = Some(Racer {
+                entity,
+                target,
+                distance,
+            });
+        }
+    }
 }
 
 /// Sprites move a fixed share of the way to their latest position each frame, whatever the
@@ -233,8 +281,13 @@ fn measure(time: Res<Time>, mut race: ResMut<Race>, states: Query<&ReadyState>) 
         race.frame_times.pop_front();
     }
     race.window_time += dt;
+    race.window_frames += 1;
     race.window_worst = race.window_worst.max(dt * 1000.0);
     if race.window_time >= 1.0 {
+        race.read_avg_us =
+            race.window_read.as_secs_f64() * 1e6 / f64::from(race.window_frames.max(1));
+        race.window_read = Duration::ZERO;
+        race.window_frames = 0;
         race.events_per_second = race.window_events as f64 / f64::from(race.window_time);
         race.worst_frame_ms = race.window_worst;
         race.window_events = 0;
@@ -302,8 +355,12 @@ fn update_hud(
         text.0 = format!(
             "racers {racers}   events/s {messages_per_second:.0}   {kib_per_second:.0} KiB/s   total {}\n\
              frame {frame_ms:.1} ms   worst in last second {:.1} ms\n\
-             SSE receive {receive_avg_us:.0} µs/frame, worst {receive_worst_us:.0} µs   reconnections {reconnections:.0}",
-            race.events, race.worst_frame_ms,
+             SSE receive {receive_avg_us:.0} µs/frame, worst {receive_worst_us:.0} µs   reconnections {reconnections:.0}\n\
+             game reads the stream in {:.0} µs/frame (JSON decoded on the {} thread)",
+            race.events,
+            race.worst_frame_ms,
+            race.read_avg_us,
+            if race.decode_on_main { "main" } else { "IO" },
         );
     }
     let mut order: Vec<(usize, f32)> = race
@@ -334,5 +391,7 @@ fn update_hud(
     report.set("sse_kib_per_second", kib_per_second.round());
     report.set("receive_avg_us", receive_avg_us.round());
     report.set("receive_worst_us", receive_worst_us.round());
+    report.set("read_avg_us", race.read_avg_us.round());
+    report.set("decode_on_main", race.decode_on_main);
     report.ready = racers > 0 && race.streaming_for >= 3.0 && race.events_per_second > 0.0;
 }

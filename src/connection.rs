@@ -112,11 +112,16 @@ async fn read(
         let mut more = parser.feed(&chunk, &mut batch);
         // Chunks that are already here join the same batch: servers often send each event as
         // its own HTTP chunk (axum does), and one batch per event would cost a channel send and
-        // an ECS-side dequeue each. Only what is ready is taken; nothing waits for more.
+        // an ECS-side dequeue each. Only what is ready is taken; nothing waits for more. hyper
+        // decodes the next chunk in its connection task, so while the batch is small a chunk
+        // not ready yet gets one yield (that task runs, and hands over what it had buffered)
+        // before the batch goes. Large chunks (a plain body) need no help.
         let mut ended = None;
+        let mut yielded = false;
         while more && batch.len() < COALESCE_REPORTS && bytes < COALESCE_BYTES {
             match futures_lite::future::poll_once(response.chunk()).await {
                 Some(Ok(Some(chunk))) => {
+                    yielded = false;
                     bytes += chunk.len();
                     more = parser.feed(&chunk, &mut batch);
                 }
@@ -127,6 +132,10 @@ async fn read(
                 Some(Err(source)) => {
                     ended = Some(SseError::from_stream(url.clone(), source));
                     break;
+                }
+                None if !yielded && bytes < YIELD_BELOW_BYTES => {
+                    yielded = true;
+                    tokio::task::yield_now().await;
                 }
                 None => break,
             }
@@ -151,6 +160,9 @@ async fn read(
 /// At most this many reports, or this many body bytes, go into one coalesced batch.
 const COALESCE_REPORTS: usize = 4096;
 const COALESCE_BYTES: usize = 256 * 1024;
+/// Below this many body bytes in the batch, a chunk that is not ready yet is waited for with
+/// one yield.
+const YIELD_BELOW_BYTES: usize = 32 * 1024;
 
 /// `Retry-After`: delay seconds, or an HTTP date (a date in the past means now).
 fn parse_retry_after(value: &[u8]) -> Option<Duration> {

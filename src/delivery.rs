@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 
 use bevy::ecs::system::SystemId;
+use std::any::TypeId;
+
 use bevy::platform::collections::HashMap;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
@@ -16,7 +18,8 @@ use crate::message::{CloseReason, SseComment, SseErrored, SseMessage};
 use crate::runtime::SseRuntime;
 use crate::settings::SseSettings;
 use crate::source::{LastEventId, ReconnectionTime};
-use crate::transport::{Report, ReportBatch};
+use crate::transport::{Report, ReportBatch, TypedEvent};
+use crate::typed::Decoded;
 
 /// How many reports a source may apply in one turn before the next source with reports gets
 /// its turn.
@@ -35,7 +38,7 @@ pub(crate) struct Inbox {
     /// Batches held, bounded by the channel capacity so that backpressure still reaches TCP.
     held: usize,
     /// Reused for the messages written in one go.
-    scratch: Vec<SseMessage>,
+    scratch: Unobserved,
 }
 
 /// What is left of one batch.
@@ -154,7 +157,7 @@ fn serve(
     entity: Entity,
     queue: &mut VecDeque<Pending>,
     budget: &mut Budget,
-    scratch: &mut Vec<SseMessage>,
+    scratch: &mut Unobserved,
 ) -> usize {
     let mut quantum = QUANTUM;
     let mut done = 0;
@@ -194,17 +197,19 @@ fn serve(
 ///
 /// While nothing but `Update` systems can see them (no named handler and no observer of
 /// [`SseMessage`] on this source), consecutive messages are written as one batch and the last
-/// event ID is set once per batch: same result, a fraction of the per-message work.
+/// event ID is set once per batch: same result, a fraction of the per-message work. Decoded
+/// values ([`Report::Typed`]) are batched the same way while nothing observes their type.
 fn apply_reports(
     world: &mut World,
     token: Token,
     reports: &mut std::vec::IntoIter<Report>,
     quantum: &mut usize,
     budget: &mut Budget,
-    unobserved: &mut Vec<SseMessage>,
+    pending: &mut Unobserved,
 ) -> Flow {
     let entity = token.entity;
     let mut batchable = messages_unobserved(world, entity);
+    pending.observed = None;
     let flow = loop {
         if *quantum == 0 || budget.spent() {
             break Ok(());
@@ -217,12 +222,20 @@ fn apply_reports(
         match report {
             Report::Received(bytes) => budget.bytes += bytes,
             Report::Message(event) if batchable => {
-                unobserved.push(SseMessage { entity, event });
+                pending.messages.push(SseMessage { entity, event });
+                budget.messages -= 1;
+            }
+            Report::Typed(typed)
+                if batchable && !pending.is_observed(world, entity, &*typed.value) =>
+            {
+                let TypedEvent { event, value } = *typed;
+                pending.messages.push(SseMessage { entity, event });
+                pending.push_typed(world, entity, value);
                 budget.messages -= 1;
             }
             report => {
-                write_unobserved(world, entity, unobserved);
-                if matches!(report, Report::Message(_)) {
+                pending.write(world, entity);
+                if matches!(report, Report::Message(_) | Report::Typed(_)) {
                     budget.messages -= 1;
                 }
                 if let Err(superseded) = apply(world, token, report) {
@@ -230,11 +243,59 @@ fn apply_reports(
                 }
                 // The report's observers may have added handlers or observers.
                 batchable = messages_unobserved(world, entity);
+                pending.observed = None;
             }
         }
     };
-    write_unobserved(world, entity, unobserved);
+    pending.write(world, entity);
     flow
+}
+
+/// What a turn holds back to write as batches: messages, and values of one decoded type.
+#[derive(Default)]
+pub(crate) struct Unobserved {
+    messages: Vec<SseMessage>,
+    /// All of one type.
+    typed: Vec<Box<dyn Decoded>>,
+    /// Whether the last decoded type seen is observed on this source, until game code runs.
+    observed: Option<(TypeId, bool)>,
+}
+
+impl Unobserved {
+    fn is_observed(&mut self, world: &World, entity: Entity, value: &dyn Decoded) -> bool {
+        let type_id = value.value_type();
+        match self.observed {
+            Some((seen, observed)) if seen == type_id => observed,
+            _ => {
+                let observed = value.observed(world, entity);
+                self.observed = Some((type_id, observed));
+                observed
+            }
+        }
+    }
+
+    fn push_typed(&mut self, world: &mut World, entity: Entity, value: Box<dyn Decoded>) {
+        if self
+            .typed
+            .first()
+            .is_some_and(|first| first.value_type() != value.value_type())
+        {
+            self.write_typed(world, entity);
+        }
+        self.typed.push(value);
+    }
+
+    fn write_typed(&mut self, world: &mut World, entity: Entity) {
+        if let Some(first) = self.typed.first() {
+            let write = first.batch_writer();
+            write(world, entity, &mut self.typed);
+        }
+    }
+
+    fn write(&mut self, world: &mut World, entity: Entity) {
+        write_unobserved(world, entity, &mut self.messages);
+        self.write_typed(world, entity);
+    }
 }
 
 fn messages_unobserved(world: &World, entity: Entity) -> bool {
@@ -287,6 +348,11 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             Ok(())
         }
         Report::Received(_) => Ok(()),
+        Report::Typed(typed) => {
+            let TypedEvent { event, value } = *typed;
+            apply(world, token, Report::Message(event))?;
+            value.deliver(world, token)
+        }
         Report::Problem(error) => {
             span_of(world, entity).in_scope(|| info!(%error, "dropped from the stream"));
             lifecycle::note_error(world, entity, &error);

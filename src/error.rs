@@ -135,6 +135,21 @@ pub enum SseError {
         #[source]
         source: ParseError,
     },
+    /// An event whose name the source decodes as JSON (`with_json`, feature `serde`) did not
+    /// decode into its type. The raw message was still delivered; the stream goes on. The text
+    /// says where and what kind of mismatch, never a part of the payload (serde's own messages
+    /// quote values, and payloads may be private).
+    #[error("{url}: event {event:?} is not a {type_name}: {problem}")]
+    Decode {
+        /// The source's URL.
+        url: SourceUrl,
+        /// The event's name.
+        event: String,
+        /// The type it was to decode into.
+        type_name: &'static str,
+        /// The kind of mismatch and its place (line and column in the data).
+        problem: String,
+    },
     /// The server closed the stream. The source reconnects, as the standard says.
     #[error("{url}: the server ended the stream")]
     StreamEnded {
@@ -294,6 +309,7 @@ impl SseError {
             | Self::Status { url, .. }
             | Self::ContentType { url, .. }
             | Self::Parse { url, .. }
+            | Self::Decode { url, .. }
             | Self::StreamEnded { url }
             | Self::ReadTimeout { url, .. }
             | Self::GaveUp { url, .. } => url,

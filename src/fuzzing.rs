@@ -44,7 +44,13 @@ pub fn response_path(
     ));
     let response: reqwest::Response = builder.body(body).ok()?.into();
     let url = SourceUrl::new("http://fuzz.test/events?token=x");
-    let parser = StreamParser::with_parts(limits, "", url.clone(), done_sentinel);
+    let parser = StreamParser::with_parts(
+        limits,
+        "",
+        url.clone(),
+        done_sentinel,
+        crate::typed::Decoders::from([]),
+    );
     let (tx, rx) = async_channel::bounded(16);
     let sender = ReportSender::new(tx, Entity::PLACEHOLDER, 1);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -72,6 +72,8 @@ pub mod error;
 pub mod fuzzing;
 mod guard;
 mod io;
+#[cfg(feature = "serde")]
+pub mod json;
 mod lifecycle;
 pub mod message;
 pub mod parser;
@@ -84,6 +86,7 @@ pub mod source;
 mod systems;
 pub mod testing;
 pub mod transport;
+mod typed;
 
 pub use error::{SourceUrl, SseError};
 
@@ -92,6 +95,8 @@ pub mod prelude {
     pub use crate::commands::SseEntityCommandsExt;
     pub use crate::diagnostics::{SseDiagnosticsPlugin, SseSourceStats};
     pub use crate::error::SseError;
+    #[cfg(feature = "serde")]
+    pub use crate::json::SseJson;
     pub use crate::message::{
         CloseReason, SseClosed, SseComment, SseErrored, SseMessage, SseOpened, SseRetrying,
         SseStateChanged,

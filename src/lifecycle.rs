@@ -235,6 +235,7 @@ fn prepare(world: &World, entity: Entity) -> Option<Prepared> {
             done_sentinel: source.done_sentinel().map(str::to_owned),
             last_event_id,
             limits: world.resource::<SseSettings>().parser_limits,
+            decoders: source.decoders.clone(),
         });
     Some(Prepared {
         built,

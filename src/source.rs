@@ -10,6 +10,7 @@ use reqwest::Method;
 use crate::diagnostics::SseSourceStats;
 use crate::error::redact;
 use crate::guard::Epoch;
+use crate::typed::Decoders;
 
 /// The reconnection time a source starts with, as BestHTTP and browsers use.
 pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(2);
@@ -46,6 +47,8 @@ pub struct EventSource {
     read_timeout: Option<Duration>,
     once: bool,
     done_sentinel: Option<String>,
+    /// Event names decoded on the IO side, and into what.
+    pub(crate) decoders: Decoders,
 }
 
 impl fmt::Debug for EventSource {
@@ -64,6 +67,14 @@ impl fmt::Debug for EventSource {
             .field("read_timeout", &self.read_timeout)
             .field("once", &self.once)
             .field("done_sentinel", &self.done_sentinel)
+            .field(
+                "decoded",
+                &self
+                    .decoders
+                    .iter()
+                    .map(|(name, decoder)| (&**name, decoder.type_name))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -80,6 +91,7 @@ impl EventSource {
             read_timeout: None,
             once: false,
             done_sentinel: None,
+            decoders: Decoders::from([]),
         }
     }
 

@@ -21,6 +21,7 @@ use bevy::prelude::Entity;
 
 use crate::error::{SourceUrl, SseError};
 use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
+use crate::typed::{self, Decoded, Decoders};
 
 /// One thing an attempt reports, in stream order.
 #[derive(Debug)]
@@ -31,6 +32,9 @@ pub(crate) enum Report {
     /// The server answered 200 with `text/event-stream`.
     Opened,
     Message(MessageEvent),
+    /// A message whose payload the source's decoder for its name turned into a value. Boxed:
+    /// the variant would make every report 16 bytes larger.
+    Typed(Box<TypedEvent>),
     Comment(String),
     Retry(Duration),
     LastEventId(String),
@@ -40,6 +44,13 @@ pub(crate) enum Report {
     Ended(SseError),
     /// ...or the stream sent the source's done sentinel: close, no error.
     Done,
+}
+
+/// A message and its payload, decoded.
+#[derive(Debug)]
+pub(crate) struct TypedEvent {
+    pub(crate) event: MessageEvent,
+    pub(crate) value: Box<dyn Decoded>,
 }
 
 /// Reports of one attempt of one source, in stream order.
@@ -63,6 +74,8 @@ pub(crate) struct AttemptRequest {
     /// What the parser starts from (the request carries it as `Last-Event-ID`, if valid).
     pub(crate) last_event_id: String,
     pub(crate) limits: ParserLimits,
+    /// The source's decoders by event name.
+    pub(crate) decoders: Decoders,
 }
 
 /// Where an attempt sends its reports: the plugin's channel, with the source and attempt filled
@@ -140,6 +153,7 @@ pub(crate) struct StreamParser {
     url: SourceUrl,
     done_sentinel: Option<String>,
     done: bool,
+    decoders: Decoders,
 }
 
 impl StreamParser {
@@ -149,6 +163,7 @@ impl StreamParser {
             &request.last_event_id,
             request.url.clone(),
             request.done_sentinel.clone(),
+            request.decoders.clone(),
         )
     }
 
@@ -157,12 +172,14 @@ impl StreamParser {
         last_event_id: &str,
         url: SourceUrl,
         done_sentinel: Option<String>,
+        decoders: Decoders,
     ) -> Self {
         Self {
             parser: SseParser::with_limits(limits).with_last_event_id(last_event_id),
             url,
             done_sentinel,
             done: false,
+            decoders,
         }
     }
 
@@ -174,20 +191,23 @@ impl StreamParser {
         }
         let sentinel = self.done_sentinel.as_deref();
         let done = &mut self.done;
+        let (url, decoders) = (&self.url, &*self.decoders);
         let fed = self.parser.feed_bytes(chunk, |item| {
             if *done {
                 return;
             }
-            reports.push(match item {
+            let report = match item {
                 Parsed::Message(event) if sentinel == Some(event.data()) => {
                     *done = true;
                     return;
                 }
-                Parsed::Message(event) => Report::Message(event),
+                Parsed::Message(event) if decoders.is_empty() => Report::Message(event),
+                Parsed::Message(event) => decode(decoders, url, event, reports),
                 Parsed::Comment(text) => Report::Comment(text.into_owned()),
                 Parsed::Retry(retry) => Report::Retry(retry),
                 Parsed::LastEventId(id) => Report::LastEventId(id.into_owned()),
-            });
+            };
+            reports.push(report);
         });
         if let Err(source) = fed
             && !self.done
@@ -200,7 +220,36 @@ impl StreamParser {
     pub(crate) fn url(&self) -> &SourceUrl {
         &self.url
     }
+}
 
+/// The report for `event` on a source that decodes some event names: kept out of the
+/// parser's loop, which sources without decoders run without it.
+#[inline(never)]
+fn decode(
+    decoders: &[(Box<str>, typed::Decoder)],
+    url: &SourceUrl,
+    event: MessageEvent,
+    reports: &mut Vec<Report>,
+) -> Report {
+    let Some(decoder) = typed::find(decoders, event.event_type()) else {
+        return Report::Message(event);
+    };
+    match (decoder.decode)(event.data()) {
+        Ok(value) => Report::Typed(Box::new(TypedEvent { event, value })),
+        Err(problem) => {
+            let name = event.event_type().to_owned();
+            reports.push(Report::Message(event));
+            Report::Problem(SseError::Decode {
+                url: url.clone(),
+                event: name,
+                type_name: decoder.type_name,
+                problem,
+            })
+        }
+    }
+}
+
+impl StreamParser {
     fn problem(&self, source: ParseError) -> Report {
         Report::Problem(SseError::Parse {
             url: self.url.clone(),

@@ -2,7 +2,8 @@
 //! headless smoke-test harness that `tests/games.rs` drives.
 //!
 //! ```text
-//! --url URL                 connect there instead of the embedded demo server
+//! --url URL                 connect there instead of the embedded demo server; a path alone
+//!                           (`/swarm?racers=3000`) stays on the embedded server
 //! --exit-after-frames N     smoke test: once N frames ran and the game has something to show,
 //!                           take the screenshot (if asked), print a JSON report and exit 0;
 //!                           exit 1 if it has nothing to show after 90 s

@@ -39,6 +39,8 @@ pub fn start() -> SocketAddr {
 /// The URL a game connects to: `--url` if given, else `path` on a newly started embedded server.
 pub fn url_or_start(given: Option<&str>, path: &str) -> String {
     match given {
+        // A path alone: the embedded server, with other parameters (`/swarm?racers=3000`).
+        Some(path) if path.starts_with('/') => format!("http://{}{path}", start()),
         Some(url) => url.to_owned(),
         None => format!("http://{}{path}", start()),
     }

@@ -303,6 +303,21 @@ impl MemoryAttempt {
         self.send(frame(name, Some(id), data))
     }
 
+    /// The server sends one event whose data is `value` as JSON (on one line, as JSON text has
+    /// no raw line break): what a source decoding `name` with
+    /// [`with_json`](crate::source::EventSource::with_json) turns back into the value.
+    ///
+    /// # Panics
+    ///
+    /// If `value` does not serialize to JSON (a map with non-string keys), or `name` holds a
+    /// line break.
+    #[cfg(feature = "serde")]
+    pub fn event_json(&self, name: &str, value: &impl serde::Serialize) -> &Self {
+        let data = serde_json::to_string(value)
+            .unwrap_or_else(|error| panic!("the {name:?} event's value is not JSON: {error}"));
+        self.event(name, &data)
+    }
+
     /// The server sends a comment line (`: text`), as servers do to keep a connection alive.
     ///
     /// # Panics

@@ -177,3 +177,46 @@ fn a_frame_budget_spreads_a_burst_over_frames_without_loss() {
     assert_eq!(data, (0..EVENTS).collect::<Vec<_>>(), "lost or reordered");
     assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, "4999");
 }
+
+/// A stream sent as one HTTP chunk per event (axum's way) crosses to the game in batches of
+/// many events, not one batch per event: with a channel of 4 batches, 2,000 events sent at once
+/// take far fewer than the 500 frames one-event batches would need.
+#[test]
+fn chunk_per_event_streams_are_batched_not_one_event_per_batch() {
+    const EVENTS: usize = 2_000;
+    let mut body = String::new();
+    for i in 0..EVENTS {
+        let event = format!("id: {i}\ndata: {i}\n\n");
+        body.push_str(&format!("{:x}\r\n{event}\r\n", event.len()));
+    }
+    let server = ScriptedServer::start(vec![vec![
+        send(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ),
+        send(body),
+        Step::HoldUntilClientCloses,
+    ]]);
+    let mut app = test_app_with(SsePlugin {
+        channel_capacity: 4,
+        ..default()
+    });
+    collect::<SseMessage>(&mut app);
+    app.world_mut()
+        .spawn(EventSource::new(server.url("/chunks")));
+    let mut frames_with_messages = 0;
+    update_until(&mut app, "every event", |app| {
+        if app.world().resource::<SseStats>().frame_messages > 0 {
+            frames_with_messages += 1;
+        }
+        collected::<SseMessage>(app).len() == EVENTS
+    });
+    let ids: Vec<usize> = collected::<SseMessage>(&app)
+        .iter()
+        .map(|m| m.data().parse().unwrap())
+        .collect();
+    assert_eq!(ids, (0..EVENTS).collect::<Vec<_>>());
+    assert!(
+        frames_with_messages < 100,
+        "{frames_with_messages} frames delivered messages: batches of about one event"
+    );
+}

@@ -14,6 +14,7 @@ mod delivery;
 mod diagnostics;
 mod frame_budget;
 mod game_callbacks;
+mod json;
 mod lifecycle;
 mod logging;
 mod named_handlers;

@@ -163,3 +163,29 @@ fn a_refusal_closes_and_a_despawn_ends_the_connection() {
     assert!(network.live_connections().is_empty());
     assert!(network.try_connection(other).is_none());
 }
+
+#[test]
+fn typed_events_are_scripted_as_json_and_arrive_decoded() {
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    struct Join {
+        user: String,
+        level: u8,
+    }
+    let (mut app, network) = kit_app();
+    app.add_message::<SseJson<Join>>();
+    crate::support::app::collect::<SseJson<Join>>(&mut app);
+    app.world_mut()
+        .spawn(EventSource::new(FEED).with_json::<Join>("join"));
+    app.update();
+    let ada = Join {
+        user: "ada\nlovelace".into(),
+        level: 3,
+    };
+    network.connection(FEED).open().event_json("join", &ada);
+    app.update();
+    let joined: Vec<Join> = collected::<SseJson<Join>>(&app)
+        .into_iter()
+        .map(|json| json.value)
+        .collect();
+    assert_eq!(joined, [ada]);
+}
