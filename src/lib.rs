@@ -36,7 +36,9 @@
 //! [`SseSourceStats`](diagnostics::SseSourceStats) and
 //! [`SseDiagnosticsPlugin`](diagnostics::SseDiagnosticsPlugin) say what the plugin did and cost.
 //! With the `reflect` feature (on by default) the state components, settings and stats are
-//! `Reflect` and registered, for inspectors and `bevy_remote`.
+//! `Reflect` and registered, for inspectors and `bevy_remote`. With the `serde` feature (on by
+//! default), `EventSource::with_json::<T>(name)` has the IO thread decode that event name's JSON
+//! payloads, and the game reads ready `SseJson<T>` values.
 //!
 //! Observers and named handlers may close, reopen, reconnect or despawn their source at any
 //! moment; the plugin re-checks after every call into game code and does exactly what the game
