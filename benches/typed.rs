@@ -19,16 +19,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use serde::Deserialize;
-
-#[derive(Deserialize, Clone, Debug)]
-struct Position {
-    id: usize,
-    x: f32,
-    y: f32,
-    #[serde(default)]
-    d: f32,
-}
+use game_server::Position;
 
 /// What the game's reading system did this frame.
 #[derive(Resource, Default)]
@@ -79,9 +70,13 @@ fn run(url: &str, on_io: bool, seconds: f64) -> Outcome {
         app.add_systems(Update, read_and_decode);
         app.world_mut().spawn(source);
     }
-    // Warm up: connected and streaming.
+    // Warm up: connected and streaming (frames paced as below).
     let warm = Instant::now();
-    while app.world().resource::<Read>().events == 0 && warm.elapsed() < Duration::from_secs(10) {
+    while app.world().resource::<Read>().events == 0 {
+        assert!(
+            warm.elapsed() < Duration::from_secs(10),
+            "no event within 10 s from {url}: nothing to measure"
+        );
         app.update();
         std::thread::sleep(Duration::from_millis(5));
     }

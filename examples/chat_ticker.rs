@@ -444,13 +444,19 @@ fn keys(input: Res<ButtonInput<KeyCode>>, mut commands: Commands, mut feed: ResM
         entity.reconnect_event_source();
     }
     if input.just_pressed(KeyCode::KeyM) {
-        if feed.muted {
-            entity.on_sse_event("chat", on_chat);
-        } else {
-            entity.off_sse_event("chat");
-        }
-        feed.muted = !feed.muted;
+        toggle_mute(&mut entity, &mut feed);
     }
+}
+
+/// Mutes the chat (BestHTTP's `Off("chat")`: the handler goes, the messages still arrive) or
+/// unmutes it (`On("chat")`).
+fn toggle_mute(source: &mut EntityCommands, feed: &mut Feed) {
+    if feed.muted {
+        source.on_sse_event("chat", on_chat);
+    } else {
+        source.off_sse_event("chat");
+    }
+    feed.muted = !feed.muted;
 }
 
 fn animate_avatars(
@@ -598,6 +604,39 @@ mod tests {
         assert_eq!(lines, ["+ ada joined the lobby", "ada: hi"]);
         let feed = app.world().resource::<Feed>();
         assert_eq!((feed.chat_seen, feed.chat_shown), (1, 1));
+
+        // Muted (M): the handler is off, the reader still counts the chat.
+        mute(&mut app);
+        network
+            .connection(URL)
+            .event_with_id("chat", "3", r#"{"user":"ada","text":"quiet"}"#);
+        app.update();
+        let feed = app.world().resource::<Feed>();
+        assert_eq!(
+            (feed.chat_seen, feed.chat_shown, feed.chat_muted),
+            (2, 1, 1)
+        );
+        // Unmuted: the handler is back.
+        mute(&mut app);
+        network
+            .connection(URL)
+            .event_with_id("chat", "4", r#"{"user":"ada","text":"back"}"#);
+        app.update();
+        let feed = app.world().resource::<Feed>();
+        assert_eq!(
+            (feed.chat_seen, feed.chat_shown, feed.chat_muted),
+            (3, 2, 1)
+        );
+    }
+
+    /// The M key's effect, as `keys` applies it.
+    fn mute(app: &mut App) {
+        app.world_mut()
+            .resource_scope(|world, mut feed: Mut<Feed>| {
+                let source = feed.source.unwrap();
+                toggle_mute(&mut world.commands().entity(source), &mut feed);
+            });
+        app.world_mut().flush();
     }
 
     #[test]

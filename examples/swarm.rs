@@ -25,7 +25,7 @@ use bevy::diagnostic::{Diagnostic, DiagnosticPath, DiagnosticsStore};
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
 use game::{BRIGHT, DIM, Fonts, GameArgs, PANEL, Report, Watched};
-use serde::Deserialize;
+use game_server::Position;
 
 /// Frame times kept for the graph.
 const GRAPH_FRAMES: usize = 240;
@@ -59,16 +59,6 @@ fn main() -> AppExit {
                 .chain(),
         );
     app.run()
-}
-
-/// A `pos` event: `{"id":7,"x":-310.5,"y":120.25,"d":1234.5}`.
-#[derive(Deserialize, Clone, Debug)]
-struct Position {
-    id: usize,
-    x: f32,
-    y: f32,
-    #[serde(default)]
-    d: f32,
 }
 
 #[derive(Resource, Default)]

@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 
-use bevy::ecs::system::SystemId;
 use std::any::TypeId;
 
+use bevy::ecs::system::SystemId;
 use bevy::platform::collections::HashMap;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
@@ -18,7 +18,7 @@ use crate::message::{CloseReason, SseComment, SseErrored, SseMessage};
 use crate::runtime::SseRuntime;
 use crate::settings::SseSettings;
 use crate::source::{LastEventId, ReconnectionTime};
-use crate::transport::{Report, ReportBatch, TypedEvent};
+use crate::transport::{Report, ReportBatch};
 use crate::typed::Decoded;
 
 /// How many reports a source may apply in one turn before the next source with reports gets
@@ -225,12 +225,13 @@ fn apply_reports(
                 pending.messages.push(SseMessage { entity, event });
                 budget.messages -= 1;
             }
-            Report::Typed(typed)
-                if batchable && !pending.is_observed(world, entity, &*typed.value) =>
+            Report::Typed(mut typed)
+                if batchable && !pending.is_observed(world, entity, &*typed) =>
             {
-                let TypedEvent { event, value } = *typed;
-                pending.messages.push(SseMessage { entity, event });
-                pending.push_typed(world, entity, value);
+                if let Some(event) = typed.take_event() {
+                    pending.messages.push(SseMessage { entity, event });
+                }
+                pending.push_typed(world, entity, typed);
                 budget.messages -= 1;
             }
             report => {
@@ -348,10 +349,11 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             Ok(())
         }
         Report::Received(_) => Ok(()),
-        Report::Typed(typed) => {
-            let TypedEvent { event, value } = *typed;
-            apply(world, token, Report::Message(event))?;
-            value.deliver(world, token)
+        Report::Typed(mut typed) => {
+            if let Some(event) = typed.take_event() {
+                apply(world, token, Report::Message(event))?;
+            }
+            typed.deliver(world, token)
         }
         Report::Problem(error) => {
             span_of(world, entity).in_scope(|| info!(%error, "dropped from the stream"));

@@ -49,7 +49,7 @@ pub fn response_path(
         "",
         url.clone(),
         done_sentinel,
-        crate::typed::Decoders::from([]),
+        crate::typed::Decoders::default(),
     );
     let (tx, rx) = async_channel::bounded(16);
     let sender = ReportSender::new(tx, Entity::PLACEHOLDER, 1);

@@ -39,15 +39,16 @@
 //! Observers work as for every other event: `commands.entity(source).observe(|pos:
 //! On<SseJson<Position>>| ...)`.
 
+use std::any::{Any, TypeId};
+
 use bevy::ecs::message::MessageRegistry;
 use bevy::prelude::*;
 use serde::de::DeserializeOwned;
 
 use crate::guard::{Flow, Token, has_observers};
+use crate::parser::MessageEvent;
 use crate::source::EventSource;
-use std::any::{Any, TypeId};
-
-use crate::typed::{self, BatchWriter, Decoded, Decoder};
+use crate::typed::{self, BatchWriter, Decoded, Decoder, Decoding};
 
 /// An event of a name the source decodes as JSON ([`EventSource::with_json`]): the value,
 /// decoded by the IO task. Both a [`Message`] and an [`EntityEvent`] targeting the source.
@@ -89,13 +90,16 @@ where
     }
 }
 
-fn decode<T>(data: &str) -> Result<Box<dyn Decoded>, String>
+fn decode<T>(event: MessageEvent) -> Decoding
 where
     T: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    match serde_json::from_str::<T>(data) {
-        Ok(value) => Ok(Box::new(Value(value))),
-        Err(error) => Err(problem(&error)),
+    match serde_json::from_str::<T>(event.data()) {
+        Ok(value) => Ok(Box::new(Value {
+            event: Some(event),
+            value,
+        })),
+        Err(error) => Err(Box::new((event, problem(&error)))),
     }
 }
 
@@ -111,10 +115,17 @@ fn problem(error: &serde_json::Error) -> String {
     format!("{kind} at line {} column {}", error.line(), error.column())
 }
 
-/// A decoded `T` on its way to the main thread.
-struct Value<T>(T);
+/// An event and the `T` decoded from it, on their way to the main thread.
+struct Value<T> {
+    event: Option<MessageEvent>,
+    value: T,
+}
 
 impl<T: Clone + Send + Sync + 'static> Decoded for Value<T> {
+    fn take_event(&mut self) -> Option<MessageEvent> {
+        self.event.take()
+    }
+
     fn value_type(&self) -> TypeId {
         TypeId::of::<T>()
     }
@@ -129,7 +140,7 @@ impl<T: Clone + Send + Sync + 'static> Decoded for Value<T> {
             world,
             SseJson {
                 entity: token.entity,
-                value: self.0,
+                value: self.value,
             },
         )
     }
@@ -151,7 +162,7 @@ fn write_batch<T: Clone + Send + Sync + 'static>(
         let value = value.downcast::<Value<T>>().ok()?;
         Some(SseJson {
             entity,
-            value: value.0,
+            value: value.value,
         })
     }));
 }

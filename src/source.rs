@@ -91,7 +91,7 @@ impl EventSource {
             read_timeout: None,
             once: false,
             done_sentinel: None,
-            decoders: Decoders::from([]),
+            decoders: Decoders::default(),
         }
     }
 

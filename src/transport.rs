@@ -32,9 +32,9 @@ pub(crate) enum Report {
     /// The server answered 200 with `text/event-stream`.
     Opened,
     Message(MessageEvent),
-    /// A message whose payload the source's decoder for its name turned into a value. Boxed:
-    /// the variant would make every report 16 bytes larger.
-    Typed(Box<TypedEvent>),
+    /// A message whose payload the source's decoder for its name turned into a value, the two
+    /// in one allocation (inline, the variant would make every report larger).
+    Typed(Box<dyn Decoded>),
     Comment(String),
     Retry(Duration),
     LastEventId(String),
@@ -44,13 +44,6 @@ pub(crate) enum Report {
     Ended(SseError),
     /// ...or the stream sent the source's done sentinel: close, no error.
     Done,
-}
-
-/// A message and its payload, decoded.
-#[derive(Debug)]
-pub(crate) struct TypedEvent {
-    pub(crate) event: MessageEvent,
-    pub(crate) value: Box<dyn Decoded>,
 }
 
 /// Reports of one attempt of one source, in stream order.
@@ -220,6 +213,13 @@ impl StreamParser {
     pub(crate) fn url(&self) -> &SourceUrl {
         &self.url
     }
+
+    fn problem(&self, source: ParseError) -> Report {
+        Report::Problem(SseError::Parse {
+            url: self.url.clone(),
+            source,
+        })
+    }
 }
 
 /// The report for `event` on a source that decodes some event names: kept out of the
@@ -234,9 +234,10 @@ fn decode(
     let Some(decoder) = typed::find(decoders, event.event_type()) else {
         return Report::Message(event);
     };
-    match (decoder.decode)(event.data()) {
-        Ok(value) => Report::Typed(Box::new(TypedEvent { event, value })),
-        Err(problem) => {
+    match (decoder.decode)(event) {
+        Ok(typed) => Report::Typed(typed),
+        Err(undecoded) => {
+            let (event, problem) = *undecoded;
             let name = event.event_type().to_owned();
             reports.push(Report::Message(event));
             Report::Problem(SseError::Decode {
@@ -246,14 +247,5 @@ fn decode(
                 problem,
             })
         }
-    }
-}
-
-impl StreamParser {
-    fn problem(&self, source: ParseError) -> Report {
-        Report::Problem(SseError::Parse {
-            url: self.url.clone(),
-            source,
-        })
     }
 }

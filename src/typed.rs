@@ -1,9 +1,10 @@
 //! Events decoded on the IO side into a game's own types (feature `serde`: [`SseJson`]).
 //!
 //! A source carries, per event name, a [`Decoder`]: a function made for one type. The
-//! attempt's parser runs it on the IO thread right after an event is parsed, and the value
-//! crosses the channel as a [`Decoded`] trait object, which knows how to become the game's
-//! message on the main thread. The main thread never parses a payload.
+//! attempt's parser runs it on the IO thread right after an event is parsed, and the event and
+//! its value cross the channel together, in one allocation, as a [`Decoded`] trait object that
+//! knows how to become the game's messages on the main thread. The main thread never parses a
+//! payload.
 //!
 //! [`SseJson`]: crate::json::SseJson
 
@@ -14,9 +15,12 @@ use std::sync::Arc;
 use bevy::prelude::{Entity, World};
 
 use crate::guard::{Flow, Token};
+use crate::parser::MessageEvent;
 
-/// A value decoded on the IO side, on its way to the main thread.
+/// An event and the value decoded from it on the IO side, on their way to the main thread.
 pub(crate) trait Decoded: Any + Send + Sync {
+    /// The raw event, taken out first: its message goes before the value's. `None` once taken.
+    fn take_event(&mut self) -> Option<MessageEvent>;
     /// The decoded type, to tell values of different types apart.
     fn value_type(&self) -> TypeId;
     /// Whether anything observes the type's entity event on this source (the value then
@@ -38,11 +42,16 @@ impl fmt::Debug for dyn Decoded {
 /// See [`Decoded::batch_writer`].
 pub(crate) type BatchWriter = fn(&mut World, Entity, &mut Vec<Box<dyn Decoded>>);
 
+/// What a [`Decoder`] makes of an event: the event with its value, or (rarely, so boxed) the
+/// event back with what kind of mismatch its payload was.
+pub(crate) type Decoding = Result<Box<dyn Decoded>, Box<(MessageEvent, String)>>;
+
 /// How one event name's payloads become one type's values.
 #[derive(Clone, Copy)]
 pub(crate) struct Decoder {
-    /// On the IO side: the payload into a value, or what kind of mismatch, never the payload.
-    pub(crate) decode: fn(&str) -> Result<Box<dyn Decoded>, String>,
+    /// On the IO side: the event with its payload decoded, or the event back with what kind
+    /// of mismatch it was (never the payload).
+    pub(crate) decode: fn(MessageEvent) -> Decoding,
     /// The type's name, for errors.
     pub(crate) type_name: &'static str,
 }

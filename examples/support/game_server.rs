@@ -157,6 +157,17 @@ pub fn racer_position(id: u32, t: f64) -> (f64, f64, f64) {
     (x, y, distance)
 }
 
+/// A `pos` event of `/swarm`, as the games decode it: `{"id":7,"x":-310.5,"y":120.25,"d":1234.5}`
+/// (`d`, the distance run, may be absent).
+#[derive(serde::Deserialize, Clone, Debug)]
+pub struct Position {
+    pub id: usize,
+    pub x: f32,
+    pub y: f32,
+    #[serde(default)]
+    pub d: f32,
+}
+
 async fn swarm(
     Query(query): Query<HashMap<String, String>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -20,11 +20,16 @@ struct Position {
 #[derive(Resource, Default)]
 struct Seen(Vec<String>);
 
+/// Registers `SseJson<T>` for readers, as a game must, and collects what `Update` reads.
+fn collect_json<T: Clone + Send + Sync + 'static>(app: &mut App) {
+    app.add_message::<SseJson<T>>();
+    collect::<SseJson<T>>(app);
+}
+
 #[test]
 fn typed_events_arrive_as_messages_and_entity_events_after_their_raw_message() {
     let (mut app, network) = memory_app();
-    app.add_message::<SseJson<Position>>();
-    collect::<SseJson<Position>>(&mut app);
+    collect_json::<Position>(&mut app);
     app.init_resource::<Seen>();
     let source = app
         .world_mut()
@@ -69,8 +74,7 @@ fn typed_events_arrive_as_messages_and_entity_events_after_their_raw_message() {
 #[test]
 fn a_payload_that_does_not_decode_is_a_decode_error_that_never_quotes_it_and_the_stream_goes_on() {
     let (mut app, network) = memory_app();
-    app.add_message::<SseJson<Position>>();
-    collect::<SseJson<Position>>(&mut app);
+    collect_json::<Position>(&mut app);
     let source = app
         .world_mut()
         .spawn(EventSource::new("http://game.test/race?key=k").with_json::<Position>("pos"))
@@ -127,8 +131,7 @@ fn json_tokens_end_with_the_done_sentinel_which_is_not_decoded() {
         token: String,
     }
     let (mut app, network) = memory_app();
-    app.add_message::<SseJson<Delta>>();
-    collect::<SseJson<Delta>>(&mut app);
+    collect_json::<Delta>(&mut app);
     let source = app
         .world_mut()
         .spawn(
@@ -158,10 +161,8 @@ fn a_later_with_json_for_the_same_name_replaces_the_type() {
         x: f32,
     }
     let (mut app, network) = memory_app();
-    app.add_message::<SseJson<Position>>();
-    collect::<SseJson<Position>>(&mut app);
-    app.add_message::<SseJson<Other>>();
-    collect::<SseJson<Other>>(&mut app);
+    collect_json::<Position>(&mut app);
+    collect_json::<Other>(&mut app);
     let source = app
         .world_mut()
         .spawn(
@@ -204,8 +205,7 @@ fn decoding_happens_on_the_io_thread_not_the_main_thread() {
         Step::HoldUntilClientCloses,
     ]]);
     let mut app = test_app();
-    app.add_message::<SseJson<Traced>>();
-    collect::<SseJson<Traced>>(&mut app);
+    collect_json::<Traced>(&mut app);
     app.world_mut()
         .spawn(EventSource::new(server.url("/n")).with_json::<Traced>("n"));
     update_until(&mut app, "two values", |app| {

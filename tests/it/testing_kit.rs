@@ -20,15 +20,21 @@ fn kit_app() -> (App, SseTestNetwork) {
     (app, network)
 }
 
+/// A kit app with one source on [`FEED`], connecting.
+fn feed_app() -> (App, SseTestNetwork, Entity) {
+    let (mut app, network) = kit_app();
+    let source = app.world_mut().spawn(EventSource::new(FEED)).id();
+    app.update();
+    (app, network, source)
+}
+
 fn state(app: &App, source: Entity) -> ReadyState {
     *app.world().get::<ReadyState>(source).unwrap()
 }
 
 #[test]
 fn events_are_framed_as_a_server_frames_them() {
-    let (mut app, network) = kit_app();
-    app.world_mut().spawn(EventSource::new(FEED));
-    app.update();
+    let (mut app, network, _) = feed_app();
     network
         .connection(FEED)
         .open()
@@ -73,18 +79,15 @@ fn events_are_framed_as_a_server_frames_them() {
     expected = "no live connection to https://game.test/other; live connections: [\"https://game.test/feed\"]"
 )]
 fn a_missing_connection_fails_the_test_naming_the_live_ones() {
-    let (mut app, network) = kit_app();
-    app.world_mut().spawn(EventSource::new(FEED));
-    app.update();
+    // The app stays alive: dropping it would cancel the feed's connection.
+    let (_app, network, _) = feed_app();
     network.connection("https://game.test/other");
 }
 
 #[test]
 #[should_panic(expected = "holds a line break")]
 fn an_event_name_with_a_line_break_fails_the_test() {
-    let (mut app, network) = kit_app();
-    app.world_mut().spawn(EventSource::new(FEED));
-    app.update();
+    let (_app, network, _) = feed_app();
     network
         .connection(FEED)
         .open()
@@ -121,9 +124,7 @@ fn advance_on_a_fresh_app_starts_its_clock_first() {
 
 #[test]
 fn a_reconnection_starts_exactly_when_its_wait_is_over_with_the_last_event_id() {
-    let (mut app, network) = kit_app();
-    let source = app.world_mut().spawn(EventSource::new(FEED)).id();
-    app.update();
+    let (mut app, network, source) = feed_app();
     let first = network.connection(FEED);
     first
         .open()
@@ -173,7 +174,7 @@ fn typed_events_are_scripted_as_json_and_arrive_decoded() {
     }
     let (mut app, network) = kit_app();
     app.add_message::<SseJson<Join>>();
-    crate::support::app::collect::<SseJson<Join>>(&mut app);
+    collect::<SseJson<Join>>(&mut app);
     app.world_mut()
         .spawn(EventSource::new(FEED).with_json::<Join>("join"));
     app.update();
