@@ -177,6 +177,7 @@ fn racer_color(id: usize) -> Color {
 /// time they appear.
 fn read_positions(
     mut positions: MessageReader<SseJson<Position>>,
+    mut errors: MessageReader<SseErrored>,
     mut commands: Commands,
     mut race: ResMut<Race>,
     assets: Res<AssetServer>,
@@ -185,6 +186,11 @@ fn read_positions(
     for SseJson { value, .. } in positions.read() {
         place(&mut race, &mut commands, &assets, value);
     }
+    // A `pos` the IO task could not decode.
+    race.malformed += errors
+        .read()
+        .filter(|errored| matches!(errored.error, SseError::Decode { .. }))
+        .count() as u64;
     race.window_read += started.elapsed();
 }
 

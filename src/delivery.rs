@@ -37,7 +37,7 @@ pub(crate) struct Inbox {
     turns: VecDeque<Entity>,
     /// Batches held, bounded by the channel capacity so that backpressure still reaches TCP.
     held: usize,
-    /// Reused for the messages written in one go.
+    /// Reused for the messages (and decoded values) written in one go.
     scratch: Unobserved,
 }
 

@@ -79,13 +79,19 @@ impl SseTestNetwork {
     /// IO thread starts) and a manual clock: each `app.update()` advances real time, and with
     /// it the plugin's network clock and the game's virtual time, by [`FRAME`](Self::FRAME).
     /// Reconnection waits are exact: the default [`RetryPolicy`](crate::retry::RetryPolicy) in
-    /// [`SseSettings`] gets no jitter (a source's own policy keeps its own). Add the plugins
-    /// first.
+    /// [`SseSettings`] gets no jitter (a source's own policy keeps its own).
+    ///
+    /// # Panics
+    ///
+    /// If `app` has no [`SsePlugin`](crate::plugin::SsePlugin) yet: add the plugins first, or
+    /// the plugin's settings would later replace the exact ones.
+    #[track_caller]
     pub fn install(app: &mut App) -> Self {
         let transport = MemoryTransport::new();
-        if let Some(mut settings) = app.world_mut().get_resource_mut::<SseSettings>() {
-            settings.retry_policy.jitter = 0.0;
-        }
+        let Some(mut settings) = app.world_mut().get_resource_mut::<SseSettings>() else {
+            panic!("SseTestNetwork::install: add SsePlugin to the app first");
+        };
+        settings.retry_policy.jitter = 0.0;
         app.insert_resource(transport.clone())
             .insert_resource(TimeUpdateStrategy::ManualDuration(Self::FRAME));
         Self { transport }

@@ -190,3 +190,11 @@ fn typed_events_are_scripted_as_json_and_arrive_decoded() {
         .collect();
     assert_eq!(joined, [ada]);
 }
+
+#[test]
+#[should_panic(expected = "add SsePlugin to the app first")]
+fn installing_before_the_plugin_fails_the_test_at_once() {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins);
+    SseTestNetwork::install(&mut app);
+}
