@@ -202,3 +202,24 @@ fn npc_dialogue_streams_two_answers_one_shot() {
     assert!(!answer.contains("[DONE]"), "{answer}");
     assert_rendered(&screenshot);
 }
+
+#[test]
+fn remote_inspector_watches_a_bevy_remote_app_across_its_restart() {
+    // The inspector runs the watched scene in a child process; Down chooses the second body and
+    // R restarts the scene. The screenshot waits for every stream to carry the new run's values.
+    let (report, screenshot) = play("remote_inspector", 60, &["--keys", "Down@20,R@40"]);
+    assert_eq!(report["bodies"], 5, "{report}");
+    assert_eq!(report["selected"], "Tide", "{report}");
+    assert_eq!(report["restarts"], 1, "{report}");
+    // Every stream re-POSTed its request to the restarted scene and reads its values.
+    assert_eq!(
+        report["runs"],
+        serde_json::json!([2, 2, 2, 2, 2]),
+        "{report}"
+    );
+    assert!(report["reconnects"].as_u64().unwrap() >= 5, "{report}");
+    assert_eq!(report["decode_errors"], 0, "{report}");
+    // The scene's frame rate depends on what the software renderer leaves it of two cores.
+    assert!(report["frames"].as_u64().unwrap() >= 25, "{report}");
+    assert_rendered(&screenshot);
+}

@@ -8,9 +8,9 @@
 //!                           take the screenshot (if asked), print a JSON report and exit 0;
 //!                           exit 1 if it has nothing to show after 90 s
 //! --screenshot PATH         where the smoke test saves its PNG
-//! --keys KEY@WHEN,...       press keys in order, as a player would: C, O, R, M or Space, at a
-//!                           frame number, or `ready` for the first frame the game has
-//!                           something to show (a finished answer, say)
+//! --keys KEY@WHEN,...       press keys in order, as a player would: C, O, R, M, Space, Up or
+//!                           Down, at a frame number, or `ready` for the first frame the game
+//!                           has something to show (a finished answer, say)
 //! ```
 #![allow(dead_code)]
 
@@ -112,6 +112,8 @@ fn parse_keys(list: &str) -> Result<Vec<(KeyCode, When)>, String> {
                 "R" => KeyCode::KeyR,
                 "M" => KeyCode::KeyM,
                 "Space" => KeyCode::Space,
+                "Up" => KeyCode::ArrowUp,
+                "Down" => KeyCode::ArrowDown,
                 other => return Err(format!("unknown key {other:?}")),
             };
             let when = match frame {
