@@ -23,10 +23,12 @@
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/peers.rs"]
+mod peers;
+#[path = "support/server.rs"]
+mod server;
 
 use std::hint::black_box;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -37,78 +39,10 @@ use bevy_eventsource::parser::{Parsed, SseParser};
 use bevy_eventsource::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_lite::StreamExt;
+use server::{Framing, chunk_per_event, start_server};
 
 /// Events per stream: ~17 MB of ticks.
 const EVENTS: u64 = 200_000;
-
-/// How the server frames the body.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// `content-length`, the body as it is.
-    Plain,
-    /// `transfer-encoding: chunked`, one HTTP chunk per event.
-    ChunkPerEvent,
-}
-
-/// The body with each event (ending in a blank line) in its own HTTP chunk.
-fn chunk_per_event(body: &[u8]) -> Vec<u8> {
-    let mut chunked = Vec::with_capacity(body.len() * 11 / 10);
-    let mut rest = body;
-    while !rest.is_empty() {
-        let end = rest
-            .windows(2)
-            .position(|window| window == b"\n\n")
-            .map_or(rest.len(), |at| at + 2);
-        let (event, tail) = rest.split_at(end);
-        chunked.extend_from_slice(format!("{:x}\r\n", event.len()).as_bytes());
-        chunked.extend_from_slice(event);
-        chunked.extend_from_slice(b"\r\n");
-        rest = tail;
-    }
-    chunked.extend_from_slice(b"0\r\n\r\n");
-    chunked
-}
-
-/// Serves the stream to every connection, one thread per connection, then closes.
-fn start_server(body: Arc<Vec<u8>>, framing: Framing) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let body = body.clone();
-            std::thread::spawn(move || serve(stream, &body, framing));
-        }
-    });
-    addr
-}
-
-fn serve(mut stream: TcpStream, body: &[u8], framing: Framing) {
-    // Read the request head.
-    let mut head = Vec::new();
-    let mut buf = [0; 4096];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let length = match framing {
-        Framing::Plain => format!("content-length: {}", body.len()),
-        Framing::ChunkPerEvent => "transfer-encoding: chunked".to_owned(),
-    };
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\
-         {length}\r\nconnection: close\r\n\r\n"
-    );
-    if stream.write_all(response.as_bytes()).is_err() {
-        return;
-    }
-    for chunk in body.chunks(64 * 1024) {
-        if stream.write_all(chunk).is_err() {
-            return;
-        }
-    }
-}
 
 // ---- bevy_eventsource -------------------------------------------------------------------------
 
@@ -165,31 +99,6 @@ async fn reqwest_eventsource(url: &str) {
         }
     }
     source.close();
-    black_box(data_bytes);
-}
-
-async fn launchdarkly(url: &str) {
-    use eventsource_client::{Client, ClientBuilder, ReconnectOptions, SSE};
-    let transport = launchdarkly_sdk_transport::HyperTransport::builder()
-        .build_http()
-        .expect("transport");
-    let client = ClientBuilder::for_url(url)
-        .expect("url")
-        .reconnect(ReconnectOptions::reconnect(false).build())
-        .build_with_transport(transport);
-    let mut stream = client.stream();
-    let (mut messages, mut data_bytes) = (0, 0);
-    while messages < EVENTS {
-        match stream.next().await {
-            Some(Ok(SSE::Event(event))) => {
-                messages += 1;
-                data_bytes += black_box(&event.data).len();
-            }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => panic!("eventsource-client failed: {error:?}"),
-            None => panic!("eventsource-client ended early"),
-        }
-    }
     black_box(data_bytes);
 }
 
@@ -308,7 +217,7 @@ fn contenders(
             each_stream(b, || runtime.block_on(reqwest_eventsource(&url)))
         });
         group.bench_function(format!("eventsource-client/{name}"), |b| {
-            each_stream(b, || runtime.block_on(launchdarkly(&url)))
+            each_stream(b, || runtime.block_on(peers::launchdarkly(&url, EVENTS)))
         });
     }
 

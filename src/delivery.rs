@@ -11,6 +11,7 @@ use bevy::platform::collections::HashMap;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
 
+use crate::budget::Credit;
 use crate::diagnostics::{SseSourceStats, SseStats};
 use crate::guard::{Flow, Token, has_observers};
 use crate::lifecycle::{self, Attempt, span_of};
@@ -45,6 +46,8 @@ pub(crate) struct Inbox {
 struct Pending {
     attempt: u64,
     reports: std::vec::IntoIter<Report>,
+    /// Given back to the byte budget when the batch is applied or discarded.
+    _credit: Credit,
 }
 
 impl Inbox {
@@ -56,6 +59,7 @@ impl Inbox {
         queue.push_back(Pending {
             attempt: batch.attempt,
             reports: batch.reports.into_iter(),
+            _credit: batch.credit,
         });
         self.held += 1;
     }

@@ -52,7 +52,7 @@ pub fn response_path(
         crate::typed::Decoders::default(),
     );
     let (tx, rx) = async_channel::bounded(16);
-    let sender = ReportSender::new(tx, Entity::PLACEHOLDER, 1);
+    let sender = ReportSender::new(tx, None, Entity::PLACEHOLDER, 1);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -64,6 +64,7 @@
 //! assert_eq!(parser.last_event_id(), "1");
 //! ```
 
+mod budget;
 pub mod commands;
 mod connection;
 mod delivery;

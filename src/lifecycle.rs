@@ -136,8 +136,10 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
     };
     span.in_scope(|| debug!(attempt = token.epoch, "connecting"));
     note_attempt(world, entity);
+    let runtime = world.resource::<SseRuntime>();
     let sender = ReportSender::new(
-        world.resource::<SseRuntime>().tx.clone(),
+        runtime.tx.clone(),
+        Some(runtime.budget.clone()),
         entity,
         token.epoch,
     );
@@ -153,6 +155,7 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
                 entity,
                 attempt: token.epoch,
                 reports: vec![Report::Ended(error)],
+                credit: Default::default(),
             });
             None
         }

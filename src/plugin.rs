@@ -21,7 +21,8 @@ use crate::systems;
 /// entities, read [`SseMessage`]s.
 ///
 /// Its fields seed the [`SseSettings`] resource, which a game may change while it runs; only
-/// [`channel_capacity`](Self::channel_capacity) and [`tokio_runtime`](Self::tokio_runtime) are
+/// [`channel_capacity`](Self::channel_capacity), [`max_queued_bytes`](Self::max_queued_bytes) and
+/// [`tokio_runtime`](Self::tokio_runtime) are
 /// fixed when the plugin is built.
 #[derive(Clone, Debug)]
 pub struct SsePlugin {
@@ -29,6 +30,12 @@ pub struct SsePlugin {
     /// and the game. When the game falls behind, the tasks wait, and TCP flow control slows the servers:
     /// memory stays bounded and nothing is dropped. Default 256.
     pub channel_capacity: usize,
+    /// How many bytes of received events may wait between the network and the game, over all
+    /// sources: the body bytes the events hold on to and their reports. When the game falls
+    /// behind, the IO tasks wait and TCP flow control slows the servers, so memory stays bounded
+    /// whatever the framing and nothing is dropped. A single batch larger than this still
+    /// passes, alone. Default 1 MiB.
+    pub max_queued_bytes: usize,
     /// The most messages delivered per frame; the rest waits for the next frames. `None` (the
     /// default) delivers everything that was queued when the frame's receive step began.
     pub max_messages_per_frame: Option<NonZeroUsize>,
@@ -57,6 +64,7 @@ impl Default for SsePlugin {
     fn default() -> Self {
         Self {
             channel_capacity: 256,
+            max_queued_bytes: 1024 * 1024,
             max_messages_per_frame: None,
             max_receive_time_per_frame: None,
             parser_limits: ParserLimits::default(),
@@ -107,6 +115,7 @@ impl Plugin for SsePlugin {
         app.insert_resource(self.settings())
             .insert_resource(SseRuntime::new(
                 self.channel_capacity,
+                self.max_queued_bytes,
                 self.tokio_runtime.clone(),
             ))
             .init_resource::<Inbox>()

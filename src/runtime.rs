@@ -8,6 +8,7 @@ use bevy::ecs::change_detection::Tick;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
 
+use crate::budget::ByteBudget;
 use crate::io::IoThread;
 use crate::settings::SseSettings;
 use crate::transport::{MemoryTransport, ReportBatch, Transport};
@@ -18,6 +19,8 @@ pub(crate) struct SseRuntime {
     transport: Option<Arc<dyn Transport>>,
     pub(crate) tx: async_channel::Sender<ReportBatch>,
     pub(crate) rx: async_channel::Receiver<ReportBatch>,
+    /// What the network attempts may hold between them and the game, in bytes.
+    pub(crate) budget: Arc<ByteBudget>,
     /// Reports of attempts that failed before reaching the transport (a request that could not
     /// be built), for the next receive step.
     pub(crate) unsent: Vec<ReportBatch>,
@@ -33,13 +36,18 @@ pub(crate) struct SseRuntime {
 }
 
 impl SseRuntime {
-    pub(crate) fn new(capacity: usize, tokio: Option<tokio::runtime::Handle>) -> Self {
+    pub(crate) fn new(
+        capacity: usize,
+        queued_bytes: usize,
+        tokio: Option<tokio::runtime::Handle>,
+    ) -> Self {
         let channel_capacity = capacity.max(1);
         let (tx, rx) = async_channel::bounded(channel_capacity);
         Self {
             transport: None,
             tx,
             rx,
+            budget: ByteBudget::new(queued_bytes),
             unsent: Vec::new(),
             channel_capacity,
             started: Instant::now(),

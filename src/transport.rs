@@ -15,10 +15,12 @@ mod memory;
 
 pub use memory::{MemoryAttempt, MemoryTransport};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bevy::prelude::Entity;
 
+use crate::budget::{ByteBudget, Credit};
 use crate::error::{SourceUrl, SseError};
 use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
 use crate::typed::{self, Decoded, Decoders};
@@ -52,6 +54,8 @@ pub(crate) struct ReportBatch {
     pub(crate) entity: Entity,
     pub(crate) attempt: u64,
     pub(crate) reports: Vec<Report>,
+    /// The batch's share of the byte budget, given back when the batch is dropped.
+    pub(crate) credit: Credit,
 }
 
 /// Everything an attempt needs, built by the ECS side when it starts.
@@ -76,6 +80,9 @@ pub(crate) struct AttemptRequest {
 #[derive(Clone)]
 pub(crate) struct ReportSender {
     tx: async_channel::Sender<ReportBatch>,
+    /// The plugin's byte budget ([`SsePlugin::max_queued_bytes`](crate::plugin::SsePlugin)),
+    /// which [`send`](Self::send) waits for.
+    budget: Option<Arc<ByteBudget>>,
     entity: Entity,
     attempt: u64,
 }
@@ -83,35 +90,55 @@ pub(crate) struct ReportSender {
 impl ReportSender {
     pub(crate) fn new(
         tx: async_channel::Sender<ReportBatch>,
+        budget: Option<Arc<ByteBudget>>,
         entity: Entity,
         attempt: u64,
     ) -> Self {
         Self {
             tx,
+            budget,
             entity,
             attempt,
         }
     }
 
-    fn batch(&self, reports: Vec<Report>) -> ReportBatch {
+    fn batch(&self, reports: Vec<Report>, credit: Credit) -> ReportBatch {
         ReportBatch {
             entity: self.entity,
             attempt: self.attempt,
             reports,
+            credit,
         }
     }
 
-    /// Sends, waiting while the channel is full (backpressure). `false`: the ECS side is gone.
+    /// Sends, waiting while the byte budget is spent or the channel is full (backpressure).
+    /// `false`: the ECS side is gone.
     pub(crate) async fn send(&self, reports: Vec<Report>) -> bool {
-        self.tx.send(self.batch(reports)).await.is_ok()
+        let credit = match &self.budget {
+            Some(budget) => budget.acquire(cost(&reports)).await,
+            None => Credit::default(),
+        };
+        self.tx.send(self.batch(reports, credit)).await.is_ok()
     }
 
-    /// Sends without waiting. `Err` gives the reports back when the channel is full or closed.
+    /// Sends without waiting and outside the byte budget (the in-memory transport, bounded by
+    /// its script). `Err` gives the reports back when the channel is full or closed.
     pub(crate) fn try_send(&self, reports: Vec<Report>) -> Result<(), Vec<Report>> {
         self.tx
-            .try_send(self.batch(reports))
+            .try_send(self.batch(reports, Credit::default()))
             .map_err(|error| error.into_inner().reports)
     }
+}
+
+/// What a batch holds on to until the game applies it: its reports, and the body bytes read for
+/// it (its events share those buffers).
+#[allow(clippy::ptr_arg)] // the capacity is the cost, not the length
+fn cost(reports: &Vec<Report>) -> usize {
+    let body = match reports.first() {
+        Some(Report::Received(bytes)) => usize::try_from(*bytes).unwrap_or(usize::MAX),
+        _ => 0,
+    };
+    body.saturating_add(reports.capacity() * std::mem::size_of::<Report>())
 }
 
 /// A running attempt: dropping it cancels the attempt.

@@ -368,15 +368,17 @@ fn a_server_that_never_answers_times_out_and_retries() {
     assert_eq!(server.requests()[0].header("accept-encoding"), None);
 }
 
-#[test]
-fn a_hundred_thousand_event_burst_on_a_frame_budget_loses_nothing() {
-    const EVENTS: u64 = 100_000;
-    const BUDGET: usize = 64;
-    let addr = serve_with(|stream| {
+const BURST_EVENTS: u64 = 100_000;
+const FRAME_BUDGET: usize = 64;
+
+/// 100,000 events of ~190 bytes (19 MiB), written as fast as the socket takes them, then
+/// `data: end`.
+fn burst_server() -> SocketAddr {
+    serve_with(|stream| {
         let _ = stream.write_all(OK_HEAD.as_bytes());
         let padding = "p".repeat(160);
         let mut chunk = String::new();
-        for id in 0..EVENTS {
+        for id in 0..BURST_EVENTS {
             chunk.push_str(&format!("id: {id}\ndata: {padding} {id}\n\n"));
             if chunk.len() >= 64 * 1024 {
                 if stream.write_all(chunk.as_bytes()).is_err() {
@@ -386,15 +388,19 @@ fn a_hundred_thousand_event_burst_on_a_frame_budget_loses_nothing() {
             }
         }
         let _ = stream.write_all(chunk.as_bytes());
-        let _ = stream.write_all(format!("id: {EVENTS}\ndata: end\n\n").as_bytes());
+        let _ = stream.write_all(format!("id: {BURST_EVENTS}\ndata: end\n\n").as_bytes());
         let _ = stream.read(&mut [0; 1]);
-    });
+    })
+}
 
-    let peak = peak_heap_of("100,000 events (19 MiB) on a 64-message budget", || {
+/// Delivers the burst to a game that takes 64 messages a frame, checks that nothing is lost,
+/// repeated or reordered, and returns the peak heap.
+fn deliver_burst(name: &str, plugin: SsePlugin) -> usize {
+    let addr = burst_server();
+    peak_heap_of(name, || {
         let mut app = test_app_with(SsePlugin {
-            max_messages_per_frame: std::num::NonZeroUsize::new(BUDGET),
-            channel_capacity: 4,
-            ..SsePlugin::default()
+            max_messages_per_frame: std::num::NonZeroUsize::new(FRAME_BUDGET),
+            ..plugin
         });
         app.init_resource::<Counts>().add_systems(Update, count);
         app.world_mut()
@@ -408,19 +414,40 @@ fn a_hundred_thousand_event_burst_on_a_frame_budget_loses_nothing() {
         }
         // The plugin's own tally agrees.
         let stats = app.world().resource::<SseStats>();
-        assert_eq!(stats.total_messages, EVENTS + 1);
-        assert!(stats.frame_messages <= BUDGET);
+        assert_eq!(stats.total_messages, BURST_EVENTS + 1);
+        assert!(stats.frame_messages <= FRAME_BUDGET);
         let counts = app.world().resource::<Counts>();
         println!(
             "burst: {} messages in {frames} frames, at most {} in a frame",
             counts.messages, counts.most_in_a_frame
         );
-        assert_eq!(counts.messages, EVENTS + 1);
+        assert_eq!(counts.messages, BURST_EVENTS + 1);
         assert_eq!(counts.out_of_order, 0);
-        assert_eq!(counts.next_id, EVENTS + 1);
+        assert_eq!(counts.next_id, BURST_EVENTS + 1);
         // The budget held, and it did bind: the game fell behind the socket.
-        assert_eq!(counts.most_in_a_frame, BUDGET);
-        assert!(frames as u64 >= EVENTS / BUDGET as u64);
-    });
+        assert_eq!(counts.most_in_a_frame, FRAME_BUDGET);
+        assert!(frames as u64 >= BURST_EVENTS / FRAME_BUDGET as u64);
+    })
+}
+
+#[test]
+fn a_hundred_thousand_event_burst_on_a_frame_budget_loses_nothing() {
+    let plugin = SsePlugin {
+        channel_capacity: 4,
+        ..SsePlugin::default()
+    };
+    let peak = deliver_burst("100,000 events (19 MiB) on a 64-message budget", plugin);
     assert!(peak < 8 * MIB, "{peak} bytes");
+}
+
+#[test]
+fn a_game_that_falls_behind_holds_the_byte_budget_not_the_stream() {
+    // The default channel (256 batches) would hold most of the 19 MiB burst; the 1 MiB byte
+    // budget makes the IO task wait, and TCP slows the server.
+    let plugin = SsePlugin {
+        max_queued_bytes: MIB,
+        ..SsePlugin::default()
+    };
+    let peak = deliver_burst("100,000 events (19 MiB), a 1 MiB byte budget", plugin);
+    assert!(peak < 4 * MIB, "{peak} bytes");
 }

@@ -1,0 +1,323 @@
+//! Many sources at once, side by side: N sources (10,000 by default) on one loopback server that
+//! sends every connection one event a second, all in the same burst. Each client runs as a
+//! process of its own (this binary again), so its memory and CPU are its own:
+//!
+//! - `bevy_eventsource`: a Bevy app (`MinimalPlugins`, `SsePlugin::default()`, nothing tuned)
+//!   paced at 60 frames a second, an `Update` system counting what `MessageReader<SseMessage>`
+//!   reads; frame time is `app.update()`'s duration.
+//! - LaunchDarkly's `eventsource-client` 0.18: one stream per source, all on one current-thread
+//!   tokio runtime and one shared transport, counting events.
+//!
+//! Each client waits until every source is open, then measures for the given seconds: RSS per
+//! source (resident memory now minus before the first source, over N), CPU (user + system time
+//! over wall time; one core = 100 %), events delivered against events sent, and for the game its
+//! frame times. Prints a markdown table.
+//!
+//! Run: `cargo bench --bench scale [-- SOURCES SECONDS]` (needs `ulimit -n` above SOURCES + 100).
+
+#[path = "support/peers.rs"]
+mod peers;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_eventsource::prelude::*;
+use serde_json::{Value, json};
+
+const FRAME: Duration = Duration::from_nanos(16_666_667);
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg != "--bench")
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("--server") => return server(),
+        Some("--client") => {
+            let sources = args[2].parse().expect("sources");
+            let seconds = args[4].parse().expect("seconds");
+            let report = match args[1].as_str() {
+                "bevy_eventsource" => game(sources, &args[3], seconds),
+                _ => launchdarkly(sources, &args[3], seconds),
+            };
+            println!("{report}");
+            return;
+        }
+        _ => {}
+    }
+    let sources: usize = args.first().map_or(10_000, |n| n.parse().expect("SOURCES"));
+    let seconds: u64 = args.get(1).map_or(10, |n| n.parse().expect("SECONDS"));
+    let this = std::env::current_exe().expect("this binary");
+
+    let mut server = Command::new(&this)
+        .arg("--server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .expect("server port");
+    let url = format!("http://{}/", first.trim());
+
+    println!("\n{sources} sources × 1 event/s in synchronized bursts, {seconds} s measured\n");
+    println!(
+        "| client | KiB per source | CPU (1 core = 100 %) | events delivered / sent | frame p50 / p99 / max (ms) |"
+    );
+    println!("|---|---|---|---|---|");
+    for client in ["bevy_eventsource", "eventsource-client"] {
+        let output = Command::new(&this)
+            .args([
+                "--client",
+                client,
+                &sources.to_string(),
+                &url,
+                &seconds.to_string(),
+            ])
+            .output()
+            .expect("run a client");
+        assert!(output.status.success(), "{client}: {output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report: Value = stdout
+            .lines()
+            .rev()
+            .find_map(|line| serde_json::from_str(line).ok())
+            .unwrap_or_else(|| panic!("{client} printed no report: {stdout}"));
+        let frames = match report.get("frame_ms") {
+            Some(frame) => format!("{} / {} / {}", frame[0], frame[1], frame[2]),
+            None => "–".to_owned(),
+        };
+        println!(
+            "| {client} | {:.1} | {:.1} % | {} / {} | {frames} |",
+            report["kib_per_source"].as_f64().unwrap(),
+            report["cpu_percent"].as_f64().unwrap(),
+            report["delivered"],
+            report["sent"],
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+// ---- the server -------------------------------------------------------------------------------
+
+/// Accepts every connection, answers 200 `text/event-stream`, then once a second writes the
+/// same event to every connection at once. Prints its port, then how many events it sent to how
+/// many connections on each tick, to stderr.
+fn server() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        std::io::stdout().flush().unwrap();
+        let (tick, _) = tokio::sync::broadcast::channel::<Arc<[u8]>>(4);
+        let ticker = tick.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            for seq in 0u64.. {
+                interval.tick().await;
+                let event = format!("id: {seq}\ndata: {{\"seq\":{seq},\"px\":101.25}}\n\n");
+                let _ = ticker.send(Arc::from(event.into_bytes()));
+            }
+        });
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let mut ticks = tick.subscribe();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut head = Vec::new();
+                let mut buf = [0; 1024];
+                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                           cache-control: no-cache\r\n\r\n";
+                if stream.write_all(ok).await.is_err() {
+                    return;
+                }
+                while let Ok(event) = ticks.recv().await {
+                    if stream.write_all(&event).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+// ---- measuring a client -----------------------------------------------------------------------
+
+/// Resident memory now, in KiB.
+fn rss_kib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which ends in ')'): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Linux reports clock ticks of 1/100 s (USER_HZ).
+    Duration::from_millis(ticks * 10)
+}
+
+/// The window in which events are counted: starts once every source is open.
+struct Window {
+    baseline_rss: f64,
+    sources: usize,
+    started: Instant,
+    cpu: Duration,
+    delivered_before: u64,
+}
+
+impl Window {
+    fn begin(baseline_rss: f64, sources: usize, delivered: u64) -> Self {
+        Self {
+            baseline_rss,
+            sources,
+            started: Instant::now(),
+            cpu: cpu_time(),
+            delivered_before: delivered,
+        }
+    }
+
+    fn report(&self, delivered: u64, seconds: u64) -> Value {
+        let wall = self.started.elapsed();
+        let cpu = cpu_time() - self.cpu;
+        json!({
+            "kib_per_source": (rss_kib() - self.baseline_rss) / self.sources as f64,
+            "cpu_percent": 100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+            "delivered": delivered - self.delivered_before,
+            // One event per source per second; the window holds `seconds` ticks, give or take
+            // the one in flight at either end.
+            "sent": self.sources as u64 * seconds,
+        })
+    }
+}
+
+#[derive(Resource, Default)]
+struct Count(u64);
+
+fn game(sources: usize, url: &str, seconds: u64) -> Value {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, SsePlugin::default()))
+        .init_resource::<Count>()
+        .add_systems(
+            Update,
+            |mut messages: MessageReader<SseMessage>, mut count: ResMut<Count>| {
+                count.0 += messages.read().count() as u64;
+            },
+        );
+    app.update();
+    let baseline = rss_kib();
+    for _ in 0..sources {
+        app.world_mut().spawn(EventSource::new(url));
+    }
+    let opened = Instant::now();
+    let mut next = Instant::now();
+    // Up to every source open, then one whole second, so the window starts on a quiet frame.
+    loop {
+        app.update();
+        if app.world().resource::<SseStats>().open_sources == sources {
+            break;
+        }
+        assert!(
+            opened.elapsed() < Duration::from_secs(120),
+            "sources did not all open"
+        );
+        next += FRAME;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let window = Window::begin(baseline, sources, app.world().resource::<Count>().0);
+    let mut frames = Vec::new();
+    while window.started.elapsed() < Duration::from_secs(seconds) {
+        let frame = Instant::now();
+        app.update();
+        frames.push(frame.elapsed());
+        next += FRAME;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        if Instant::now() > next + FRAME {
+            next = Instant::now();
+        }
+    }
+    let mut report = window.report(app.world().resource::<Count>().0, seconds);
+    frames.sort();
+    let at = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    report["frame_ms"] = json!([
+        (at(0.5) * 100.0).round() / 100.0,
+        (at(0.99) * 100.0).round() / 100.0,
+        (at(1.0) * 100.0).round() / 100.0
+    ]);
+    report
+}
+
+fn launchdarkly(sources: usize, url: &str, seconds: u64) -> Value {
+    use eventsource_client::{Client, SSE};
+    use futures_lite::StreamExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicU64::new(0));
+    runtime.block_on(async {
+        let baseline = rss_kib();
+        // One transport (one hyper connection pool) shared by every stream, as the plugin shares
+        // one reqwest client.
+        let transport = peers::launchdarkly_transport();
+        for _ in 0..sources {
+            let client = peers::launchdarkly_client(url, transport.clone());
+            let (delivered, open) = (delivered.clone(), open.clone());
+            tokio::spawn(async move {
+                let mut stream = client.stream();
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(SSE::Connected(_)) => {
+                            open.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(SSE::Event(event)) => {
+                            std::hint::black_box(&event.data);
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(error) => panic!("eventsource-client: {error:?}"),
+                    }
+                }
+            });
+        }
+        let opened = Instant::now();
+        while open.load(Ordering::Relaxed) < sources as u64 {
+            assert!(
+                opened.elapsed() < Duration::from_secs(120),
+                "sources did not all open"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let window = Window::begin(baseline, sources, delivered.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        window.report(delivered.load(Ordering::Relaxed), seconds)
+    })
+}

@@ -1,0 +1,126 @@
+//! Whole processes, side by side: `sse_tail --count` (the example: a Bevy app with the plugin)
+//! and LaunchDarkly's `eventsource-client` 0.18 on a current-thread tokio runtime (this binary
+//! with `--launchdarkly`), each reading the same 1,000,000-event tick stream from a loopback
+//! server as fast as it can and counting every event. Prints peak RSS (GNU time's maximum
+//! resident set size) and events per second, each contender run in turn, three rounds.
+//!
+//! Run: `cargo build --release --example sse_tail && cargo bench --bench tail`
+//! (needs `/usr/bin/time`, Debian's package `time`).
+
+#[path = "support/corpus.rs"]
+mod corpus;
+#[path = "support/peers.rs"]
+mod peers;
+#[path = "support/server.rs"]
+mod server;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use server::{Framing, chunk_per_event, start_server};
+
+/// Events per stream.
+const EVENTS: u64 = 1_000_000;
+const ROUNDS: usize = 3;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--launchdarkly") {
+        let url = args.next().expect("URL");
+        launchdarkly(&url);
+        return;
+    }
+    let body = Arc::new(corpus::tick_events(EVENTS));
+    let sse_tail =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/sse_tail");
+    assert!(
+        sse_tail.exists(),
+        "build the example first: cargo build --release --example sse_tail"
+    );
+    let this = std::env::current_exe().expect("this binary");
+    let mut rows: Vec<(&str, Vec<(f64, f64)>)> =
+        vec![("sse_tail --count", vec![]), ("eventsource-client", vec![])];
+    for (name, framing) in [
+        ("plain", Framing::Plain),
+        ("chunk-per-event", Framing::ChunkPerEvent),
+    ] {
+        let framed = match framing {
+            Framing::Plain => body.to_vec(),
+            Framing::ChunkPerEvent => chunk_per_event(&body),
+        };
+        let addr = start_server(Arc::new(framed), framing);
+        let url = format!("http://{addr}/");
+        for row in &mut rows {
+            row.1.clear();
+        }
+        for _ in 0..ROUNDS {
+            let count = EVENTS.to_string();
+            rows[0].1.push(measure(Command::new(&sse_tail).args([
+                url.as_str(),
+                "--count",
+                "--max-events",
+                &count,
+            ])));
+            rows[1].1.push(measure(
+                Command::new(&this).args(["--launchdarkly", url.as_str()]),
+            ));
+        }
+        println!(
+            "\n{} framing, {EVENTS} events, {ROUNDS} rounds (median):\n",
+            name
+        );
+        println!("| process | peak RSS (MB) | events/s (M) |");
+        println!("|---|---|---|");
+        let medians: Vec<(f64, f64)> = rows.iter().map(|(_, runs)| median(runs)).collect();
+        for ((name, runs), (rss, seconds)) in rows.iter().zip(&medians) {
+            let all: Vec<String> = runs
+                .iter()
+                .map(|(rss, s)| format!("{rss:.1} MB/{s:.2} s"))
+                .collect();
+            println!(
+                "| {name} | {rss:.1} | {:.2} |  <!-- {} -->",
+                EVENTS as f64 / seconds / 1e6,
+                all.join(", ")
+            );
+        }
+        println!(
+            "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×",
+            medians[0].0 / medians[1].0,
+            medians[1].1 / medians[0].1
+        );
+    }
+}
+
+/// Runs the command under GNU time: (peak RSS in MB, wall seconds).
+fn measure(command: &mut Command) -> (f64, f64) {
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M %e"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    let output = timed.output().expect("run /usr/bin/time");
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let mut fields = last.split_whitespace();
+    let kib: f64 = fields.next().and_then(|f| f.parse().ok()).expect("max RSS");
+    let seconds: f64 = fields.next().and_then(|f| f.parse().ok()).expect("seconds");
+    (kib / 1024.0, seconds)
+}
+
+fn median(runs: &[(f64, f64)]) -> (f64, f64) {
+    let mut rss: Vec<f64> = runs.iter().map(|run| run.0).collect();
+    let mut seconds: Vec<f64> = runs.iter().map(|run| run.1).collect();
+    rss.sort_by(f64::total_cmp);
+    seconds.sort_by(f64::total_cmp);
+    (rss[rss.len() / 2], seconds[seconds.len() / 2])
+}
+
+fn launchdarkly(url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(peers::launchdarkly(url, EVENTS));
+}

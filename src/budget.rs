@@ -1,0 +1,124 @@
+//! The byte budget between the IO tasks and the game: what the streams received and the game
+//! has not applied yet, over all sources, counted in bytes (the body bytes a batch holds on to
+//! and its reports), so that memory is bounded however the server frames its events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+/// Bytes in flight and the bound on them; IO tasks wait for room.
+#[derive(Debug)]
+pub(crate) struct ByteBudget {
+    limit: usize,
+    used: AtomicUsize,
+    room: Notify,
+}
+
+impl ByteBudget {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit: limit.max(1),
+            used: AtomicUsize::new(0),
+            room: Notify::new(),
+        })
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Takes `bytes` of the budget, waiting while it is spent. A batch is let through whenever
+    /// the budget is not spent yet, whatever its size, so one event larger than the whole budget
+    /// still passes (alone): at most `limit` plus one batch are ever held.
+    pub(crate) async fn acquire(self: &Arc<Self>, bytes: usize) -> Credit {
+        loop {
+            let notified = self.room.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a release between the check and the wait wakes it.
+            notified.as_mut().enable();
+            if self.try_take(bytes) {
+                return Credit {
+                    budget: Some(self.clone()),
+                    bytes,
+                };
+            }
+            notified.await;
+        }
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        let taken = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < self.limit).then(|| used + bytes)
+            })
+            .is_ok();
+        if taken && self.used.load(Ordering::Acquire) < self.limit {
+            // Room is left: the next waiter may take some too (each wakes the next).
+            self.room.notify_one();
+        }
+        taken
+    }
+
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+        self.room.notify_one();
+    }
+}
+
+/// A batch's share of the budget, given back when the batch is dropped (applied, or discarded
+/// with its attempt).
+#[derive(Debug, Default)]
+pub(crate) struct Credit {
+    budget: Option<Arc<ByteBudget>>,
+    bytes: usize,
+}
+
+impl Drop for Credit {
+    fn drop(&mut self) {
+        if let Some(budget) = self.budget.take() {
+            budget.release(self.bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::{block_on, poll_once};
+
+    #[test]
+    fn waits_while_spent_and_goes_on_when_a_batch_is_applied() {
+        let budget = ByteBudget::new(100);
+        let first = block_on(budget.acquire(60));
+        let second = block_on(budget.acquire(60));
+        assert_eq!(
+            budget.used(),
+            120,
+            "one batch may overshoot a budget not yet spent"
+        );
+        let mut waiting = Box::pin(budget.acquire(10));
+        assert!(
+            block_on(poll_once(&mut waiting)).is_none(),
+            "spent: the sender waits"
+        );
+        drop(first);
+        let third = block_on(poll_once(&mut waiting)).expect("room again after a release");
+        assert_eq!(budget.used(), 70);
+        drop((second, third));
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn one_batch_larger_than_the_budget_passes_alone() {
+        let budget = ByteBudget::new(10);
+        let big = block_on(budget.acquire(1 << 24));
+        assert_eq!(budget.used(), 1 << 24);
+        assert!(block_on(poll_once(Box::pin(budget.acquire(1)))).is_none());
+        drop(big);
+        assert_eq!(budget.used(), 0);
+    }
+}
