@@ -223,7 +223,21 @@ struct Count(u64);
 
 fn game(sources: usize, url: &str, seconds: u64) -> Value {
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, SsePlugin::default()))
+    let mut plugin = SsePlugin::default();
+    // Experiments only: the table is made with the defaults.
+    if let Some(n) = std::env::var("SCALE_CHANNEL")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        plugin.max_batches_per_frame = n;
+    }
+    if let Some(n) = std::env::var("SCALE_QUEUED_BYTES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        plugin.max_queued_bytes = n;
+    }
+    app.add_plugins((MinimalPlugins, plugin))
         .init_resource::<Count>()
         .add_systems(
             Update,

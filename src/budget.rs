@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 pub(crate) struct ByteBudget {
     limit: usize,
     used: AtomicUsize,
+    /// Tasks waiting for room: while none, a release touches no lock.
+    waiting: AtomicUsize,
     room: Notify,
 }
 
@@ -20,6 +22,7 @@ impl ByteBudget {
         Arc::new(Self {
             limit: limit.max(1),
             used: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             room: Notify::new(),
         })
     }
@@ -34,16 +37,22 @@ impl ByteBudget {
     /// the budget is not spent yet, whatever its size, so one event larger than the whole budget
     /// still passes (alone): at most `limit` plus one batch are ever held.
     pub(crate) async fn acquire(self: &Arc<Self>, bytes: usize) -> Credit {
+        let credit = || Credit {
+            budget: Some(self.clone()),
+            bytes,
+        };
+        if self.try_take(bytes) {
+            return credit();
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
         loop {
             let notified = self.room.notified();
             let mut notified = std::pin::pin!(notified);
             // Registered before the check, so a release between the check and the wait wakes it.
             notified.as_mut().enable();
             if self.try_take(bytes) {
-                return Credit {
-                    budget: Some(self.clone()),
-                    bytes,
-                };
+                return credit();
             }
             notified.await;
         }
@@ -52,20 +61,38 @@ impl ByteBudget {
     fn try_take(&self, bytes: usize) -> bool {
         let taken = self
             .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                 (used < self.limit).then(|| used + bytes)
             })
             .is_ok();
         if taken && self.used.load(Ordering::Acquire) < self.limit {
             // Room is left: the next waiter may take some too (each wakes the next).
-            self.room.notify_one();
+            self.wake_one();
         }
         taken
     }
 
     fn release(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::AcqRel);
-        self.room.notify_one();
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
+        // A task counts itself before it checks for room, and checks after it registered for a
+        // wake-up: a release that sees no waiter happened before that check, which then finds
+        // the room.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.room.notify_one();
+        }
+    }
+}
+
+/// Uncounts a waiting task however its wait ends (room, or the task cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -118,6 +145,11 @@ mod tests {
         let big = block_on(budget.acquire(1 << 24));
         assert_eq!(budget.used(), 1 << 24);
         assert!(block_on(poll_once(Box::pin(budget.acquire(1)))).is_none());
+        assert_eq!(
+            budget.used(),
+            1 << 24,
+            "a wait given up takes nothing and gives nothing"
+        );
         drop(big);
         assert_eq!(budget.used(), 0);
     }

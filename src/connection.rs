@@ -1,8 +1,8 @@
 //! The IO side: one task per connection attempt, on the app's IO thread (see `io.rs`).
 //!
 //! The task sends the request, checks the response, parses the body and reports what it finds
-//! to the ECS in batches (the body chunks that are ready, together) over the shared bounded
-//! channel. When the attempt ends, it reports why and exits; the ECS side decides what comes
+//! to the ECS in batches (the body chunks that are ready, together) over the shared channel,
+//! bounded in bytes. When the attempt ends, it reports why and exits; the ECS side decides what comes
 //! next.
 
 use std::time::Duration;

@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 
 use std::any::TypeId;
 
+use bevy::ecs::entity::EntityHashMap;
 use bevy::ecs::system::SystemId;
 use bevy::platform::collections::HashMap;
 use bevy::platform::time::Instant;
@@ -34,9 +35,10 @@ pub(crate) struct SseHandlers(pub(crate) HashMap<String, SystemId<In<SseMessage>
 /// sources take turns.
 #[derive(Resource, Default)]
 pub(crate) struct Inbox {
-    queues: HashMap<Entity, VecDeque<Pending>>,
+    /// Kept when they run empty, so that a source's queue is not allocated again every frame.
+    queues: EntityHashMap<VecDeque<Pending>>,
     turns: VecDeque<Entity>,
-    /// Batches held, bounded by the channel capacity so that backpressure still reaches TCP.
+    /// Batches held, at most `max_batches_per_frame`: what a frame takes in.
     held: usize,
     /// Reused for the messages (and decoded values) written in one go.
     scratch: Unobserved,
@@ -62,6 +64,14 @@ impl Inbox {
             _credit: batch.credit,
         });
         self.held += 1;
+    }
+
+    /// Drops the kept queues of sources with nothing queued once they outnumber the busy ones
+    /// (despawned sources' among them), so that the map does not grow without bound.
+    fn forget_idle(&mut self) {
+        if self.queues.len() > 64 && self.queues.len() > 2 * self.turns.len() {
+            self.queues.retain(|_, queue| !queue.is_empty());
+        }
     }
 }
 
@@ -104,7 +114,7 @@ pub(crate) fn receive(world: &mut World) {
         progressed: false,
         bytes: 0,
     };
-    let capacity = world.resource::<SseRuntime>().channel_capacity;
+    let capacity = world.resource::<SseRuntime>().max_batches_per_frame;
     let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
         fill(world, &mut inbox, capacity);
         let before = budget.messages;
@@ -112,16 +122,21 @@ pub(crate) fn receive(world: &mut World) {
             let Some(entity) = inbox.turns.pop_front() else {
                 break;
             };
-            let Some(mut queue) = inbox.queues.remove(&entity) else {
+            let Some(mut queue) = inbox.queues.get_mut(&entity).map(std::mem::take) else {
                 continue;
             };
             let done = serve(world, entity, &mut queue, &mut budget, &mut inbox.scratch);
             inbox.held -= done;
             if !queue.is_empty() {
-                inbox.queues.insert(entity, queue);
                 inbox.turns.push_back(entity);
             }
+            if let Some(slot) = inbox.queues.get_mut(&entity) {
+                *slot = queue;
+            }
         }
+        // Messages of many sources go to the game in one write.
+        inbox.scratch.flush(world);
+        inbox.forget_idle();
         before - budget.messages
     });
     let backlog = world.resource::<Inbox>().held;
@@ -134,7 +149,7 @@ pub(crate) fn receive(world: &mut World) {
 }
 
 /// Moves into the inbox what was queued when the step began, while it holds fewer batches than
-/// the channel's capacity.
+/// `max_batches_per_frame` (what a frame takes in).
 fn fill(world: &mut World, inbox: &mut Inbox, capacity: usize) {
     for batch in std::mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
         inbox.push(batch);
@@ -240,6 +255,9 @@ fn apply_reports(
             }
             report => {
                 pending.write(world, entity);
+                // Whatever the report does (emit a message, run game code) comes after the
+                // messages applied before it, of every source.
+                pending.flush(world);
                 if matches!(report, Report::Message(_) | Report::Typed(_)) {
                     budget.messages -= 1;
                 }
@@ -259,7 +277,12 @@ fn apply_reports(
 /// What a turn holds back to write as batches: messages, and values of one decoded type.
 #[derive(Default)]
 pub(crate) struct Unobserved {
+    /// Messages of this frame's turns so far, of every source, in order; written to the game in
+    /// one go by [`flush`](Self::flush) at the end of the step, or before anything else reaches
+    /// the game.
     messages: Vec<SseMessage>,
+    /// Where the current turn's messages start in `messages`.
+    turn_start: usize,
     /// All of one type.
     typed: Vec<Box<dyn Decoded>>,
     /// Whether the last decoded type seen is observed on this source, until game code runs.
@@ -297,9 +320,23 @@ impl Unobserved {
         }
     }
 
+    /// Ends a stretch of one source's batched messages: its last event ID and delivery mark are
+    /// set once, and its decoded values written.
     fn write(&mut self, world: &mut World, entity: Entity) {
-        write_unobserved(world, entity, &mut self.messages);
+        if let Some(last) = self.messages[self.turn_start..].last() {
+            set_last_event_id(world, entity, last.last_event_id());
+            mark_delivered(world, entity);
+            self.turn_start = self.messages.len();
+        }
         self.write_typed(world, entity);
+    }
+
+    /// Writes the held messages to the game.
+    pub(crate) fn flush(&mut self, world: &mut World) {
+        if !self.messages.is_empty() {
+            world.write_message_batch(self.messages.drain(..));
+        }
+        self.turn_start = 0;
     }
 }
 
@@ -308,14 +345,6 @@ fn messages_unobserved(world: &World, entity: Entity) -> bool {
         .get::<SseHandlers>(entity)
         .is_none_or(|handlers| handlers.0.is_empty())
         && !has_observers::<SseMessage>(world, entity)
-}
-
-fn write_unobserved(world: &mut World, entity: Entity, messages: &mut Vec<SseMessage>) {
-    let Some(last) = messages.last() else { return };
-    let id = last.last_event_id().to_owned();
-    set_last_event_id(world, entity, &id);
-    mark_delivered(world, entity);
-    world.write_message_batch(messages.drain(..));
 }
 
 fn apply(world: &mut World, token: Token, report: Report) -> Flow {

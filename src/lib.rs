@@ -30,7 +30,7 @@
 //!     .run();
 //! ```
 //!
-//! Events reach the ECS in batches over a bounded channel, drained in `PreUpdate`
+//! Events reach the ECS in batches over a channel bounded in bytes, drained in `PreUpdate`
 //! ([`SseSystems::Receive`](plugin::SseSystems::Receive)). [`SseSettings`](plugin::SseSettings)
 //! can be changed while the game runs; [`SseStats`](plugin::SseStats), the per-source
 //! [`SseSourceStats`](diagnostics::SseSourceStats) and

@@ -21,15 +21,16 @@ use crate::systems;
 /// entities, read [`SseMessage`]s.
 ///
 /// Its fields seed the [`SseSettings`] resource, which a game may change while it runs; only
-/// [`channel_capacity`](Self::channel_capacity), [`max_queued_bytes`](Self::max_queued_bytes) and
-/// [`tokio_runtime`](Self::tokio_runtime) are
+/// [`max_batches_per_frame`](Self::max_batches_per_frame),
+/// [`max_queued_bytes`](Self::max_queued_bytes) and [`tokio_runtime`](Self::tokio_runtime) are
 /// fixed when the plugin is built.
 #[derive(Clone, Debug)]
 pub struct SsePlugin {
-    /// How many batches (the body chunks that were ready together) may wait between the IO tasks
-    /// and the game. When the game falls behind, the tasks wait, and TCP flow control slows the servers:
-    /// memory stays bounded and nothing is dropped. Default 256.
-    pub channel_capacity: usize,
+    /// How many batches (the body chunks of one source that were ready together) the receive
+    /// step takes in per frame; the rest waits for the next frames, so that a burst from
+    /// thousands of sources at once is spread over a few frames instead of landing in one.
+    /// What waits is bounded by [`max_queued_bytes`](Self::max_queued_bytes). Default 256.
+    pub max_batches_per_frame: usize,
     /// How many bytes of received events may wait between the network and the game, over all
     /// sources: the body bytes the events hold on to and their reports. When the game falls
     /// behind, the IO tasks wait and TCP flow control slows the servers, so memory stays bounded
@@ -63,7 +64,7 @@ pub struct SsePlugin {
 impl Default for SsePlugin {
     fn default() -> Self {
         Self {
-            channel_capacity: 256,
+            max_batches_per_frame: 256,
             max_queued_bytes: 1024 * 1024,
             max_messages_per_frame: None,
             max_receive_time_per_frame: None,
@@ -114,7 +115,7 @@ impl Plugin for SsePlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(self.settings())
             .insert_resource(SseRuntime::new(
-                self.channel_capacity,
+                self.max_batches_per_frame,
                 self.max_queued_bytes,
                 self.tokio_runtime.clone(),
             ))

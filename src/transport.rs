@@ -2,8 +2,8 @@
 //!
 //! The ECS side hands a transport an attempt request (a ready HTTP request and what the stream
 //! needs); the transport runs the attempt and sends ordered reports (opened, event, comment,
-//! retry, id, ended with why) back over the plugin's bounded channel, tagged with the source
-//! entity and the attempt's id; dropping the handle it returned cancels the attempt. Nothing
+//! retry, id, ended with why) back over the plugin's channel (bounded in bytes), tagged with
+//! the source entity and the attempt's id; dropping the handle it returned cancels the attempt. Nothing
 //! else crosses. The seam is crate-internal for now; [`MemoryTransport`] is its public face for
 //! tests.
 //!

@@ -433,7 +433,7 @@ fn deliver_burst(name: &str, plugin: SsePlugin) -> usize {
 #[test]
 fn a_hundred_thousand_event_burst_on_a_frame_budget_loses_nothing() {
     let plugin = SsePlugin {
-        channel_capacity: 4,
+        max_batches_per_frame: 4,
         ..SsePlugin::default()
     };
     let peak = deliver_burst("100,000 events (19 MiB) on a 64-message budget", plugin);

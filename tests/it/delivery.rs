@@ -149,9 +149,10 @@ fn a_frame_budget_spreads_a_burst_over_frames_without_loss() {
         send(body),
         Step::HoldUntilClientCloses,
     ]]);
-    // A tiny channel: the IO task waits on it while the game works through the burst.
+    // Two batches a frame: the IO side runs ahead (within the byte budget) while the game works
+    // through the burst.
     let mut app = test_app_with(SsePlugin {
-        channel_capacity: 2,
+        max_batches_per_frame: 2,
         max_messages_per_frame: std::num::NonZeroUsize::new(BUDGET),
         ..default()
     });
@@ -179,7 +180,7 @@ fn a_frame_budget_spreads_a_burst_over_frames_without_loss() {
 }
 
 /// A stream sent as one HTTP chunk per event (axum's way) crosses to the game in batches of
-/// many events, not one batch per event: with a channel of 4 batches, 2,000 events sent at once
+/// many events, not one batch per event: at 4 batches a frame, 2,000 events sent at once
 /// take far fewer than the 500 frames one-event batches would need.
 #[test]
 fn chunk_per_event_streams_are_batched_not_one_event_per_batch() {
@@ -197,7 +198,7 @@ fn chunk_per_event_streams_are_batched_not_one_event_per_batch() {
         Step::HoldUntilClientCloses,
     ]]);
     let mut app = test_app_with(SsePlugin {
-        channel_capacity: 4,
+        max_batches_per_frame: 4,
         ..default()
     });
     collect::<SseMessage>(&mut app);
