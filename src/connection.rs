@@ -19,7 +19,12 @@ use crate::transport::{AttemptRequest, Report, ReportSender, StreamParser};
 pub(crate) const REFUSED_BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs one attempt to its end and reports every step.
-pub(crate) async fn run_attempt(request: AttemptRequest, reports: ReportSender) {
+///
+/// Every source's task holds this future while its stream is open, so its size is memory per
+/// source: the request comes boxed, and the functions below borrow the parser and the response
+/// that [`stream`] owns instead of taking them by value (an async fn keeps its arguments for
+/// its whole life and copies them into its locals: a future of 4.3 KiB, now 1 KiB).
+pub(crate) async fn run_attempt(request: Box<AttemptRequest>, reports: ReportSender) {
     let last = match stream(request, &reports).await {
         Ok(()) => Report::Done,
         Err(ended) => {
@@ -31,14 +36,18 @@ pub(crate) async fn run_attempt(request: AttemptRequest, reports: ReportSender) 
 }
 
 /// Connects and streams; `Ok` when the done sentinel arrived, `Err` with why it ended otherwise.
-async fn stream(request: AttemptRequest, reports: &ReportSender) -> Result<(), SseError> {
-    let url = request.url.clone();
-    let parser = StreamParser::new(&request);
-    let read_timeout = request.read_timeout;
-    let deadline = request
-        .response_timeout
-        .map(|timeout| (Instant::now() + timeout, timeout));
-    let send = request.client.unwrap_or_default().execute(request.request);
+async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<(), SseError> {
+    let mut parser = StreamParser::new(&request);
+    let AttemptRequest {
+        client,
+        request,
+        url,
+        response_timeout,
+        read_timeout,
+        ..
+    } = *request;
+    let deadline = response_timeout.map(|timeout| (Instant::now() + timeout, timeout));
+    let send = client.unwrap_or_default().execute(request);
     let response = match deadline {
         Some((deadline, timeout)) => {
             tokio::time::timeout_at(deadline, send).await.map_err(|_| {
@@ -52,14 +61,14 @@ async fn stream(request: AttemptRequest, reports: &ReportSender) -> Result<(), S
     };
     let response = response.map_err(|source| SseError::from_connect(url.clone(), source))?;
     let until = deadline.map_or_else(|| Instant::now() + REFUSED_BODY_TIMEOUT, |(at, _)| at);
-    let response = check(response, &url, until).await?;
-    receive(response, parser, read_timeout, reports).await
+    let mut response = check(response, &url, until).await?;
+    receive(&mut response, &mut parser, read_timeout, reports).await
 }
 
 /// Reads an open stream until it ends; `Ok` when the done sentinel arrived.
 pub(crate) async fn receive(
-    response: reqwest::Response,
-    parser: StreamParser,
+    response: &mut reqwest::Response,
+    parser: &mut StreamParser,
     read_timeout: Option<Duration>,
     reports: &ReportSender,
 ) -> Result<(), SseError> {
@@ -80,8 +89,8 @@ pub(crate) async fn receive(
 /// [`receive`]'s loop. Each batch starts with [`Report::Received`], the body bytes read since
 /// the last batch; `unreported` is what no batch carried yet.
 async fn read(
-    mut response: reqwest::Response,
-    mut parser: StreamParser,
+    response: &mut reqwest::Response,
+    parser: &mut StreamParser,
     read_timeout: Option<Duration>,
     reports: &ReportSender,
     unreported: &mut u64,
@@ -233,4 +242,36 @@ async fn body_prefix(response: &mut reqwest::Response, until: Instant) -> String
     }
     prefix.truncate(SseError::BODY_PREFIX);
     String::from_utf8_lossy(&prefix).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The task of every open source holds this future: at 10,000 sources each KiB of it is
+    /// 10 MB. It was 4,264 bytes while the request and the parser were passed by value; 1,440
+    /// now.
+    #[test]
+    fn an_attempt_future_stays_small() {
+        let url = SourceUrl::new("http://size.test/");
+        let request = AttemptRequest {
+            client: None,
+            request: reqwest::Request::new(
+                reqwest::Method::GET,
+                "http://size.test/".parse().unwrap(),
+            ),
+            url,
+            response_timeout: None,
+            read_timeout: None,
+            done_sentinel: None,
+            last_event_id: String::new(),
+            limits: Default::default(),
+            decoders: Default::default(),
+        };
+        let (tx, _rx) = async_channel::unbounded();
+        let reports = ReportSender::new(tx, None, bevy::prelude::Entity::PLACEHOLDER, 1);
+        let future = run_attempt(Box::new(request), reports);
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 2048, "the attempt future is {size} bytes");
+    }
 }

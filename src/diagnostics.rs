@@ -23,7 +23,7 @@ pub struct SseStats {
     /// (the IO task already did), writing messages and running observers and named handlers.
     pub frame_receive_time: Duration,
     /// Batches taken from the channel but left for later frames by the frame's message or time
-    /// budget, at the end of the last frame (at most the channel capacity).
+    /// budget, at the end of the last frame (at most `SsePlugin::max_batches_per_frame`).
     pub frame_backlog: usize,
     /// Messages delivered since the plugin started.
     pub total_messages: u64,

@@ -44,7 +44,7 @@ pub fn response_path(
     ));
     let response: reqwest::Response = builder.body(body).ok()?.into();
     let url = SourceUrl::new("http://fuzz.test/events?token=x");
-    let parser = StreamParser::with_parts(
+    let mut parser = StreamParser::with_parts(
         limits,
         "",
         url.clone(),
@@ -60,7 +60,7 @@ pub fn response_path(
     let attempt = async move {
         let until = tokio::time::Instant::now() + Duration::from_secs(1);
         let ended = match check(response, &url, until).await {
-            Ok(response) => receive(response, parser, None, &sender).await,
+            Ok(mut response) => receive(&mut response, &mut parser, None, &sender).await,
             Err(error) => Err(error),
         };
         drop(sender);

@@ -59,7 +59,7 @@ pub(crate) fn spawn(
     reports: ReportSender,
 ) -> AttemptHandle {
     // The task logs in the source's span, the one current when the attempt starts.
-    let future = run_attempt(request, reports).in_current_span();
+    let future = run_attempt(Box::new(request), reports).in_current_span();
     AttemptHandle::new(IoTask(runtime.spawn(future)))
 }
 

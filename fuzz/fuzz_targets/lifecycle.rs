@@ -165,7 +165,7 @@ fuzz_target!(|input: &[u8]| {
     app.add_plugins((
         bevy::time::TimePlugin,
         SsePlugin {
-            channel_capacity: 4,
+            max_batches_per_frame: 4,
             parser_limits: ParserLimits::default().with_max_event_len(24),
             ..SsePlugin::default()
         },
