@@ -572,19 +572,30 @@ impl SseParser {
                 MessageEvent::from_shared(text, data, event_type, id, self.block_retry)
             }
             None => {
-                let data = match &self.pending_data {
-                    Some(range) => buf.str(range.clone()),
-                    // "3. If the data buffer's last character is a U+000A LINE FEED (LF)
-                    // character, then remove the last character from the data buffer." (It
-                    // always is.)
-                    None => decode(&self.data[..self.data.len() - 1]),
-                };
-                let event_type = self.event_type.str(buf);
                 let id = match &self.last_event_id_range {
                     Some(_) => ByteString::from(self.current_last_event_id(buf)),
                     None => self.last_event_id.clone(),
                 };
-                MessageEvent::from_parts(&data, &event_type, id, self.block_retry)
+                let event_type = self.event_type.str(buf);
+                if self.pending_data.is_none() && self.data.len() > OWN_DATA_FROM {
+                    // A large event: its data buffer becomes the event's text, uncopied; the
+                    // next event starts a buffer of its own.
+                    let mut data = mem::take(&mut self.data);
+                    // "3. If the data buffer's last character is a U+000A LINE FEED (LF)
+                    // character, then remove the last character from the data buffer."
+                    data.pop();
+                    let data = String::from_utf8(data).unwrap_or_else(|invalid| {
+                        String::from_utf8_lossy(invalid.as_bytes()).into_owned()
+                    });
+                    MessageEvent::from_owned_data(data, &event_type, id, self.block_retry)
+                } else {
+                    let data = match &self.pending_data {
+                        Some(range) => buf.str(range.clone()),
+                        // "3. ..." (the data buffer's last character always is an LF)
+                        None => decode(&self.data[..self.data.len() - 1]),
+                    };
+                    MessageEvent::from_parts(&data, &event_type, id, self.block_retry)
+                }
             }
         };
         // "8. Set the data buffer and the event type buffer to the empty string."
@@ -805,6 +816,10 @@ fn differ(a: &str, b: &str) -> bool {
 
 /// UTF-8 decode with U+FFFD replacement. `from_utf8_lossy` walks the input chunk by chunk
 /// even when it is valid; the plain check is far faster for the valid case that nearly every
+/// Above this many bytes, an event's data buffer is handed over as the event's text instead of
+/// being copied into it (below, keeping the buffer's allocation for the next event is cheaper).
+const OWN_DATA_FROM: usize = 64 * 1024;
+
 /// stream is.
 #[inline]
 fn decode(bytes: &[u8]) -> Cow<'_, str> {

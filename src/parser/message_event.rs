@@ -101,6 +101,31 @@ impl MessageEvent {
         }
     }
 
+    /// [`from_parts`](Self::from_parts) for data the parser owns: the event type is appended to
+    /// it and the buffer becomes the event's text without a copy (a 16 MiB event is not copied
+    /// once more).
+    pub(crate) fn from_owned_data(
+        mut data: String,
+        event_type: &str,
+        last_event_id: ByteString,
+        retry: Option<Duration>,
+    ) -> Self {
+        let event_type = if event_type == DEFAULT_EVENT_TYPE {
+            ""
+        } else {
+            event_type
+        };
+        let data_end = data.len();
+        data.push_str(event_type);
+        Self {
+            text: ByteString::from(data),
+            data: 0..data_end,
+            event_type: data_end..data_end + event_type.len(),
+            last_event_id: Id::Own(last_event_id),
+            retry,
+        }
+    }
+
     /// An event whose data and event type are `data` and `event_type`, ranges of `text` on
     /// character boundaries; an empty or `message` type means `message`.
     pub(crate) fn from_shared(

@@ -100,3 +100,26 @@ proptest! {
         prop_assert_eq!(unlimited.items, reference(&stream));
     }
 }
+
+/// Events larger than the parser's hand-over threshold (64 KiB: their data buffer becomes the
+/// event's text instead of being copied), with an event type, several data lines, an ID, broken
+/// UTF-8 and a small event after each, in chunks that cut everywhere, agree with the reference.
+#[test]
+fn large_events_agree_with_the_reference_whatever_the_chunking() {
+    let big = "x".repeat(100 * 1024);
+    let mut stream = Vec::new();
+    stream.extend_from_slice(format!("event: big\nid: 7\ndata: {big}\ndata: {big}\n\n").as_bytes());
+    stream.extend_from_slice(b"data: small\n\n");
+    stream.extend_from_slice(format!("data: {big}").as_bytes());
+    stream.extend_from_slice(b"\xFF\xC3 tail\n\n");
+    stream.extend_from_slice(format!("data: é{big}\r\n\r\n").as_bytes());
+    stream.extend_from_slice(b"event: after\ndata: small again\n\n");
+    let expected = reference(&stream);
+    // Five events, nothing else (an ID is reported alone only by a block without data).
+    assert_eq!(expected.len(), 5, "{expected:?}");
+    for chunk in [1usize << 20, 65_536, 4_099, 1_000] {
+        let parsed = parse_chunks(ParserLimits::default(), stream.chunks(chunk));
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.items, expected, "{chunk}-byte chunks");
+    }
+}
