@@ -335,9 +335,24 @@ impl SseParser {
                 let share = Share::new(None);
                 let buf = Buf::new(&line, 0, &share);
                 self.process_line(buf, 0, line.len(), &mut sink);
-                self.flush_ranges(buf);
-                line.clear();
-                self.line = line;
+                match self.pending_data.take() {
+                    // The first data line of an event, a large one: the line buffer becomes the
+                    // data buffer (its field name moved out in place) instead of being copied
+                    // into it; the next long line starts a buffer of its own.
+                    Some(value) if value.len() > OWN_DATA_FROM && self.data.is_empty() => {
+                        self.flush_ranges(buf);
+                        line.truncate(value.end);
+                        line.drain(..value.start);
+                        line.push(b'\n');
+                        self.data = line;
+                    }
+                    pending => {
+                        self.pending_data = pending;
+                        self.flush_ranges(buf);
+                        line.clear();
+                        self.line = line;
+                    }
+                }
             }
             start = self.after_line_end(input, end);
         }
