@@ -5,7 +5,8 @@
 //! system reading every message with a `MessageReader<SseMessage>` are timed. Prints ns per
 //! message, the median of 15 frames of each shape.
 //!
-//! Run: `cargo bench --bench receive`.
+//! Run: `cargo bench --bench receive` (`-- sources` for the 10,000-source shape alone, and
+//! `RECEIVE_FRAMES=N` for more frames, e.g. under a profiler).
 
 use std::time::Instant;
 
@@ -57,9 +58,17 @@ fn app(sources: usize) -> (App, MemoryTransport, Vec<Entity>) {
 }
 
 /// Times frames in which `feed` queued `per_frame` messages; ns per message, median.
+/// Frames per shape: 15, or `RECEIVE_FRAMES`.
+fn frames_per_shape() -> usize {
+    std::env::var("RECEIVE_FRAMES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(15)
+}
+
 fn measure(app: &mut App, per_frame: u64, mut feed: impl FnMut()) -> f64 {
     let mut samples = Vec::new();
-    for _ in 0..15 {
+    for _ in 0..frames_per_shape() {
         feed();
         let before = app.world().resource::<Count>().0;
         let started = Instant::now();
@@ -83,9 +92,18 @@ fn measure(app: &mut App, per_frame: u64, mut feed: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // `cargo bench --bench receive -- sources`: only the 10,000-source shape (for a profiler).
+    let only_sources = std::env::args().any(|arg| arg == "sources");
     println!("| shape | messages per frame | main thread, ns per message |");
     println!("|---|---|---|");
 
+    if !only_sources {
+        one_source();
+    }
+    many_sources();
+}
+
+fn one_source() {
     // One source, 10,000 events in one chunk.
     let (mut one, transport, _) = app(1);
     let attempt = transport.live_attempts().remove(0);
@@ -102,7 +120,9 @@ fn main() {
         }
     });
     println!("| one source, one chunk per event | 10,000 | {ns:.0} |");
+}
 
+fn many_sources() {
     // 10,000 sources, one event each.
     let (mut many, transport, _) = app(10_000);
     let attempts = transport.live_attempts();
