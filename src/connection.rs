@@ -81,13 +81,13 @@ pub(crate) async fn receive(
     let mut unreported = 0;
     let ended = read(response, parser, read_timeout, reports, &mut unreported).await;
     if unreported > 0 {
-        let _ = reports.send(vec![Report::Received(unreported)]).await;
+        let _ = reports.send_received(unreported, Vec::new()).await;
     }
     ended
 }
 
-/// [`receive`]'s loop. Each batch starts with [`Report::Received`], the body bytes read since
-/// the last batch; `unreported` is what no batch carried yet.
+/// [`receive`]'s loop. Each batch carries the body bytes read since the last batch;
+/// `unreported` is what no batch carried yet.
 async fn read(
     response: &mut reqwest::Response,
     parser: &mut StreamParser,
@@ -113,10 +113,9 @@ async fn read(
             Ok(None) => return Err(SseError::StreamEnded { url }),
             Err(source) => return Err(SseError::from_stream(url, source)),
         };
-        // Capacity 4, as a first push into an empty Vec gives: `vec![x]` would reallocate at
-        // the first event.
-        let mut batch = Vec::with_capacity(4);
-        batch.push(Report::Received(0));
+        // Room for one report: most batches of a quiet stream hold one event, and the budget
+        // counts capacity; a burst's batches grow as they must.
+        let mut batch = Vec::with_capacity(1);
         let mut bytes = chunk.len();
         let mut more = parser.feed(&chunk, &mut batch);
         // Chunks that are already here join the same batch: servers often send each event as
@@ -150,12 +149,13 @@ async fn read(
             }
         }
         *unreported += bytes as u64;
-        if batch.len() > 1 {
-            batch[0] = Report::Received(std::mem::take(unreported));
-            if !reports.send(batch).await {
-                // The ECS side is gone (app exit): stop quietly.
-                return Err(SseError::StreamEnded { url });
-            }
+        if !batch.is_empty()
+            && !reports
+                .send_received(std::mem::take(unreported), batch)
+                .await
+        {
+            // The ECS side is gone (app exit): stop quietly.
+            return Err(SseError::StreamEnded { url });
         }
         if !more {
             return Ok(());

@@ -47,6 +47,8 @@ pub(crate) struct Inbox {
 /// What is left of one batch.
 struct Pending {
     attempt: u64,
+    /// Body bytes the batch carried, counted when it is served.
+    received: u64,
     reports: std::vec::IntoIter<Report>,
     /// Given back to the byte budget when the batch is applied or discarded.
     _credit: Credit,
@@ -60,6 +62,7 @@ impl Inbox {
         }
         queue.push_back(Pending {
             attempt: batch.attempt,
+            received: batch.received,
             reports: batch.reports.into_iter(),
             _credit: batch.credit,
         });
@@ -184,6 +187,7 @@ fn serve(
     while let Some(pending) = queue.front_mut() {
         let token = Token::of_attempt(entity, pending.attempt);
         if token.holds(world) {
+            budget.bytes += std::mem::take(&mut pending.received);
             let _ = apply_reports(
                 world,
                 token,
@@ -239,7 +243,6 @@ fn apply_reports(
         *quantum -= 1;
         budget.progressed = true;
         match report {
-            Report::Received(bytes) => budget.bytes += bytes,
             Report::Message(event) if batchable => {
                 pending.messages.push(SseMessage { entity, event });
                 budget.messages -= 1;
@@ -381,7 +384,6 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             set_last_event_id(world, entity, &id);
             Ok(())
         }
-        Report::Received(_) => Ok(()),
         Report::Typed(mut typed) => {
             if let Some(event) = typed.take_event() {
                 apply(world, token, Report::Message(event))?;

@@ -154,6 +154,7 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
             world.resource_mut::<SseRuntime>().unsent.push(ReportBatch {
                 entity,
                 attempt: token.epoch,
+                received: 0,
                 reports: vec![Report::Ended(error)],
                 credit: Default::default(),
             });

@@ -144,7 +144,8 @@ struct Shared {
     parser: Mutex<StreamParser>,
     reports: ReportSender,
     /// Reports the channel had no room for yet, oldest first.
-    backlog: Mutex<VecDeque<Vec<Report>>>,
+    /// Batches not sent yet: body bytes and reports.
+    backlog: Mutex<VecDeque<(u64, Vec<Report>)>>,
     cancelled: AtomicBool,
     ended: AtomicBool,
 }
@@ -216,7 +217,7 @@ impl MemoryAttempt {
         !self.is_cancelled() && !self.is_ended()
     }
 
-    fn backlog(&self) -> MutexGuard<'_, VecDeque<Vec<Report>>> {
+    fn backlog(&self) -> MutexGuard<'_, VecDeque<(u64, Vec<Report>)>> {
         self.0
             .backlog
             .lock()
@@ -224,10 +225,14 @@ impl MemoryAttempt {
     }
 
     fn report(&self, reports: Vec<Report>) {
-        if !self.is_live() || reports.is_empty() {
+        self.report_received(0, reports);
+    }
+
+    fn report_received(&self, received: u64, reports: Vec<Report>) {
+        if !self.is_live() || (received == 0 && reports.is_empty()) {
             return;
         }
-        self.backlog().push_back(reports);
+        self.backlog().push_back((received, reports));
         self.flush();
     }
 
@@ -239,9 +244,9 @@ impl MemoryAttempt {
             backlog.clear();
             return;
         }
-        while let Some(reports) = backlog.pop_front() {
-            if let Err(reports) = self.0.reports.try_send(reports) {
-                backlog.push_front(reports);
+        while let Some((received, reports)) = backlog.pop_front() {
+            if let Err(batch) = self.0.reports.try_send(received, reports) {
+                backlog.push_front(batch);
                 break;
             }
         }
@@ -265,14 +270,14 @@ impl MemoryAttempt {
             return self;
         }
         let chunk = bytes::Bytes::copy_from_slice(bytes.as_ref());
-        let mut reports = vec![Report::Received(chunk.len() as u64)];
+        let mut reports = Vec::new();
         let more = self
             .0
             .parser
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .feed(&chunk, &mut reports);
-        self.report(reports);
+        self.report_received(chunk.len() as u64, reports);
         if !more {
             self.finish(Report::Done);
         }
