@@ -225,7 +225,7 @@ fn game(sources: usize, url: &str, seconds: u64) -> Value {
     let mut app = App::new();
     let mut plugin = SsePlugin::default();
     // Experiments only: the table is made with the defaults.
-    if let Some(n) = std::env::var("SCALE_CHANNEL")
+    if let Some(n) = std::env::var("SCALE_BATCHES_PER_FRAME")
         .ok()
         .and_then(|n| n.parse().ok())
     {

@@ -605,28 +605,19 @@ mod tests {
         let feed = app.world().resource::<Feed>();
         assert_eq!((feed.chat_seen, feed.chat_shown), (1, 1));
 
-        // Muted (M): the handler is off, the reader still counts the chat.
-        mute(&mut app);
-        network
-            .connection(URL)
-            .event_with_id("chat", "3", r#"{"user":"ada","text":"quiet"}"#);
-        app.update();
-        let feed = app.world().resource::<Feed>();
-        assert_eq!(
-            (feed.chat_seen, feed.chat_shown, feed.chat_muted),
-            (2, 1, 1)
-        );
+        // M, then one chat: (seen, shown, muted) afterwards.
+        let toggle_and_chat = |app: &mut App, id: &str, text: &str| {
+            mute(app);
+            let data = format!(r#"{{"user":"ada","text":"{text}"}}"#);
+            network.connection(URL).event_with_id("chat", id, &data);
+            app.update();
+            let feed = app.world().resource::<Feed>();
+            (feed.chat_seen, feed.chat_shown, feed.chat_muted)
+        };
+        // Muted: the handler is off, the reader still counts the chat.
+        assert_eq!(toggle_and_chat(&mut app, "3", "quiet"), (2, 1, 1));
         // Unmuted: the handler is back.
-        mute(&mut app);
-        network
-            .connection(URL)
-            .event_with_id("chat", "4", r#"{"user":"ada","text":"back"}"#);
-        app.update();
-        let feed = app.world().resource::<Feed>();
-        assert_eq!(
-            (feed.chat_seen, feed.chat_shown, feed.chat_muted),
-            (3, 2, 1)
-        );
+        assert_eq!(toggle_and_chat(&mut app, "4", "back"), (3, 2, 1));
     }
 
     /// The M key's effect, as `keys` applies it.

@@ -1,10 +1,10 @@
 //! Remote inspector: watches another Bevy app's entities live over Bevy's own remote protocol
 //! (`bevy_remote`). It lists the watched app's bodies with one `world.query` request, then opens
 //! a `world.get_components+watch` stream per body: an `EventSource` that POSTs the JSON-RPC
-//! request and decodes each frame on the IO thread into a `WatchFrame` (Bevy's own
-//! `BrpGetComponentsWatchingResponse` inside). When the watched app restarts, every source
-//! re-POSTs its request and the subscription carries on; a body that is gone answers with a
-//! JSON-RPC error, and the inspector lists the bodies again.
+//! request and decodes each frame on the IO thread into a `WatchFrame`: the watched app's own
+//! `Transform` and `Orbit`, so the game thread gets values, not JSON. When the watched app
+//! restarts, every source re-POSTs its request and the subscription carries on; a body that is
+//! gone answers with a JSON-RPC error, and the inspector lists the bodies again.
 //!
 //! Without `--url`, the inspector runs the watched scene itself, headless in a child process (this
 //! same binary with `--serve-scene`) on a free loopback port, and R restarts it. With
@@ -172,8 +172,6 @@ struct Body {
 struct Live {
     translation: Option<Vec3>,
     orbit: Option<Orbit>,
-    /// The components as the watched app reflected them, by type path.
-    raw: Vec<(String, Value)>,
     frames: u64,
     /// Frames in the current second, and the rate over the last whole second.
     window: (Instant, u32),
@@ -346,7 +344,6 @@ fn watch(
                 Live {
                     translation: None,
                     orbit: None,
-                    raw: Vec::new(),
                     frames: 0,
                     window: (Instant::now(), 0),
                     rate: 0,
@@ -465,14 +462,6 @@ fn on_watch_frame(frame: On<SseJson<WatchFrame>>, mut lives: Query<&mut Live>) {
     }
     if let Some(orbit) = frame.orbit() {
         live.orbit = Some(orbit);
-    }
-    for path in [TRANSFORM, ORBIT] {
-        if let Some(value) = frame.component(path) {
-            match live.raw.iter_mut().find(|(known, _)| known == path) {
-                Some((_, old)) => *old = value.clone(),
-                None => live.raw.push((path.to_owned(), value.clone())),
-            }
-        }
     }
 }
 
@@ -612,19 +601,8 @@ fn show_panels(
             orbit.radius, orbit.speed, orbit.angle, orbit.run
         );
     }
-    text += "\nas the watched app reflects them:\n";
-    for (path, value) in &live.raw {
-        let fields: Vec<&str> = value
-            .as_object()
-            .map(|object| object.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        // `bevy_transform::components::transform::Transform` as `bevy_transform::…::Transform`.
-        let short = match (path.split_once("::"), path.rsplit_once("::")) {
-            (Some((first, _)), Some((_, last))) if path.len() > 32 => format!("{first}::…::{last}"),
-            _ => path.clone(),
-        };
-        text += &format!("  {short}\n    {{{}}}\n", fields.join(", "));
-    }
+    text += "\nwatched, decoded on the IO thread:\n  bevy_transform::…::Transform\n";
+    text += &format!("  {ORBIT}\n");
     detail.0 = text;
 }
 

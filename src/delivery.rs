@@ -35,7 +35,6 @@ pub(crate) struct SseHandlers(pub(crate) HashMap<String, SystemId<In<SseMessage>
 /// sources take turns.
 #[derive(Resource, Default)]
 pub(crate) struct Inbox {
-    /// Kept when they run empty, so that a source's queue is not allocated again every frame.
     queues: EntityHashMap<VecDeque<Pending>>,
     turns: VecDeque<Entity>,
     /// Batches held, at most `max_batches_per_frame`: what a frame takes in.
@@ -67,14 +66,6 @@ impl Inbox {
             _credit: batch.credit,
         });
         self.held += 1;
-    }
-
-    /// Drops the kept queues of sources with nothing queued once they outnumber the busy ones
-    /// (despawned sources' among them), so that the map does not grow without bound.
-    fn forget_idle(&mut self) {
-        if self.queues.len() > 64 && self.queues.len() > 2 * self.turns.len() {
-            self.queues.retain(|_, queue| !queue.is_empty());
-        }
     }
 }
 
@@ -125,21 +116,18 @@ pub(crate) fn receive(world: &mut World) {
             let Some(entity) = inbox.turns.pop_front() else {
                 break;
             };
-            let Some(mut queue) = inbox.queues.get_mut(&entity).map(std::mem::take) else {
+            let Some(mut queue) = inbox.queues.remove(&entity) else {
                 continue;
             };
             let done = serve(world, entity, &mut queue, &mut budget, &mut inbox.scratch);
             inbox.held -= done;
             if !queue.is_empty() {
+                inbox.queues.insert(entity, queue);
                 inbox.turns.push_back(entity);
-            }
-            if let Some(slot) = inbox.queues.get_mut(&entity) {
-                *slot = queue;
             }
         }
         // Messages of many sources go to the game in one write.
         inbox.scratch.flush(world);
-        inbox.forget_idle();
         before - budget.messages
     });
     let backlog = world.resource::<Inbox>().held;
@@ -158,7 +146,6 @@ fn fill(world: &mut World, inbox: &mut Inbox, capacity: usize) {
         inbox.push(batch);
     }
     let runtime = world.resource::<SseRuntime>();
-    runtime.flush_transport();
     let rx = &runtime.rx;
     let queued = rx.len();
     for _ in 0..queued {

@@ -58,13 +58,6 @@ impl SseRuntime {
             tokio,
         }
     }
-
-    /// Lets the transport push what waits for room in the channel.
-    pub(crate) fn flush_transport(&self) {
-        if let Some(transport) = &self.transport {
-            transport.flush();
-        }
-    }
 }
 
 /// The transport attempts run on: a [`MemoryTransport`] the game inserted, or else the game's

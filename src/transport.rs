@@ -113,7 +113,7 @@ impl ReportSender {
         }
     }
 
-    /// Sends, waiting while the byte budget is spent or the channel is full (backpressure).
+    /// Sends, waiting while the byte budget is spent (backpressure).
     /// `false`: the ECS side is gone.
     pub(crate) async fn send(&self, reports: Vec<Report>) -> bool {
         self.send_received(0, reports).await
@@ -132,18 +132,12 @@ impl ReportSender {
     }
 
     /// Sends without waiting and outside the byte budget (the in-memory transport, bounded by
-    /// its script). `Err` gives the reports back when the channel is full or closed.
-    pub(crate) fn try_send(
-        &self,
-        received: u64,
-        reports: Vec<Report>,
-    ) -> Result<(), (u64, Vec<Report>)> {
-        self.tx
-            .try_send(self.batch(received, reports, Credit::default()))
-            .map_err(|error| {
-                let batch = error.into_inner();
-                (batch.received, batch.reports)
-            })
+    /// its script; the channel is bounded by that budget only). Nothing is sent once the ECS
+    /// side is gone.
+    pub(crate) fn send_now(&self, received: u64, reports: Vec<Report>) {
+        let _ = self
+            .tx
+            .try_send(self.batch(received, reports, Credit::default()));
     }
 }
 
@@ -174,10 +168,6 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn needs_client(&self) -> bool {
         true
     }
-
-    /// Called at the start of each receive step, for a transport that has no task of its own
-    /// to push reports that waited for room in the channel.
-    fn flush(&self) {}
 }
 
 /// The parser of one attempt, turning body chunks into reports; shared by the transports, so

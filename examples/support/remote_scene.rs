@@ -136,35 +136,48 @@ pub fn watch_request(entity: u64, components: &[&str]) -> String {
     .to_string()
 }
 
-/// One frame of a watch stream, `data: {"jsonrpc":"2.0","id":..,"result":{..}}`: the components
-/// that changed (Bevy's own response type), or the JSON-RPC error (an entity that is gone).
+/// One frame of a watch stream, `data: {"jsonrpc":"2.0","id":..,"result":{..}}`: the watched
+/// components that changed, decoded by the IO task straight into the scene's own types (the
+/// game thread gets values, not JSON), or the JSON-RPC error (an entity that is gone).
 #[derive(Deserialize, Clone, Debug)]
 pub struct WatchFrame {
     /// What changed this frame.
-    pub result: Option<bevy::remote::builtin_methods::BrpGetComponentsWatchingResponse>,
+    pub result: Option<Changed>,
     /// Why the server could not answer, e.g. the entity does not exist.
     pub error: Option<bevy::remote::BrpError>,
 }
 
-impl WatchFrame {
-    /// The value of one changed component, if this frame has it.
-    pub fn component(&self, path: &str) -> Option<&serde_json::Value> {
-        use bevy::remote::builtin_methods::BrpGetComponentsWatchingResponse as Response;
-        match self.result.as_ref()? {
-            Response::Lenient { components, .. } | Response::Strict { components, .. } => {
-                components.get(path)
-            }
-        }
-    }
+/// The `result` of a `world.get_components+watch` frame (`BrpGetComponentsWatchingResponse`,
+/// with the components this scene watches typed).
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct Changed {
+    /// The watched components that changed, by type path.
+    #[serde(default)]
+    pub components: Components,
+    /// Type paths of the watched components that were removed.
+    #[serde(default)]
+    pub removed: Vec<String>,
+}
 
+/// The watched components, each present when it changed this frame.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct Components {
+    /// [`TRANSFORM`].
+    #[serde(rename = "bevy_transform::components::transform::Transform")]
+    pub transform: Option<Transform>,
+    /// [`ORBIT`].
+    #[serde(rename = "remote_scene::Orbit")]
+    pub orbit: Option<Orbit>,
+}
+
+impl WatchFrame {
     /// The body's orbit, if it changed this frame.
     pub fn orbit(&self) -> Option<Orbit> {
-        serde_json::from_value(self.component(ORBIT)?.clone()).ok()
+        self.result.as_ref()?.components.orbit
     }
 
     /// The body's translation, if its transform changed this frame.
     pub fn translation(&self) -> Option<Vec3> {
-        let transform = self.component(TRANSFORM)?;
-        serde_json::from_value(transform.get("translation")?.clone()).ok()
+        Some(self.result.as_ref()?.components.transform?.translation)
     }
 }

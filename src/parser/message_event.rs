@@ -78,27 +78,13 @@ impl MessageEvent {
         last_event_id: ByteString,
         retry: Option<Duration>,
     ) -> Self {
-        let event_type = if event_type == DEFAULT_EVENT_TYPE {
-            ""
-        } else {
-            event_type
-        };
         let mut text = String::with_capacity(data.len() + event_type.len());
-        // Empty parts are skipped: an empty buffer's pointer is dangling, and `memcpy`'s masked
+        // An empty part is skipped: an empty buffer's pointer is dangling, and `memcpy`'s masked
         // vector load from it costs a microcode assist on some CPUs.
-        for part in [data, event_type] {
-            if !part.is_empty() {
-                text.push_str(part);
-            }
+        if !data.is_empty() {
+            text.push_str(data);
         }
-        let data_end = data.len();
-        Self {
-            text: ByteString::from(text),
-            data: 0..data_end,
-            event_type: data_end..data_end + event_type.len(),
-            last_event_id: Id::Own(last_event_id),
-            retry,
-        }
+        Self::from_owned_data(text, event_type, last_event_id, retry)
     }
 
     /// [`from_parts`](Self::from_parts) for data the parser owns: the event type is appended to
@@ -116,7 +102,9 @@ impl MessageEvent {
             event_type
         };
         let data_end = data.len();
-        data.push_str(event_type);
+        if !event_type.is_empty() {
+            data.push_str(event_type);
+        }
         Self {
             text: ByteString::from(data),
             data: 0..data_end,

@@ -1,6 +1,5 @@
 //! [`MemoryTransport`]: attempts scripted by a test, with no socket and no thread.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -18,8 +17,10 @@ use crate::error::{SourceUrl, SseError};
 /// [`refuse`](MemoryAttempt::refuse), ...). The bytes go through the real parser and the
 /// reports through the real channel and state machine, so what a test sees is what the network
 /// gives; only the socket is missing. Nothing runs in the background: a report reaches the game
-/// at the next `app.update()`. When the plugin's channel is full, reports wait in their attempt,
-/// in order, until the plugin takes them, as a real connection would wait.
+/// at the next `app.update()`, in order; a frame takes in at most
+/// [`SsePlugin::max_batches_per_frame`](crate::plugin::SsePlugin::max_batches_per_frame)
+/// batches (one per `send`), the rest in later frames, as from the network. The byte budget
+/// does not apply: what a script sends is bounded by the script.
 ///
 /// Insert it as a resource before the first source starts; the plugin then starts no IO thread.
 ///
@@ -106,15 +107,8 @@ impl Transport for MemoryTransport {
         false
     }
 
-    fn flush(&self) {
-        for attempt in self.lock().iter() {
-            attempt.flush();
-        }
-    }
-
     fn start(&self, request: AttemptRequest, reports: ReportSender) -> AttemptHandle {
         let shared = Arc::new(Shared {
-            backlog: Mutex::new(VecDeque::new()),
             entity: reports.entity,
             parser: Mutex::new(StreamParser::new(&request)),
             url: request.url.clone(),
@@ -144,8 +138,6 @@ struct Shared {
     parser: Mutex<StreamParser>,
     reports: ReportSender,
     /// Reports the channel had no room for yet, oldest first.
-    /// Batches not sent yet: body bytes and reports.
-    backlog: Mutex<VecDeque<(u64, Vec<Report>)>>,
     cancelled: AtomicBool,
     ended: AtomicBool,
 }
@@ -217,39 +209,16 @@ impl MemoryAttempt {
         !self.is_cancelled() && !self.is_ended()
     }
 
-    fn backlog(&self) -> MutexGuard<'_, VecDeque<(u64, Vec<Report>)>> {
-        self.0
-            .backlog
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn report(&self, reports: Vec<Report>) {
         self.report_received(0, reports);
     }
 
     fn report_received(&self, received: u64, reports: Vec<Report>) {
+        // A cancelled attempt reports nothing more, as its task would not.
         if !self.is_live() || (received == 0 && reports.is_empty()) {
             return;
         }
-        self.backlog().push_back((received, reports));
-        self.flush();
-    }
-
-    /// Sends what waits, in order, while the channel has room; a cancelled attempt's reports
-    /// are dropped, as its task would be.
-    fn flush(&self) {
-        let mut backlog = self.backlog();
-        if self.is_cancelled() {
-            backlog.clear();
-            return;
-        }
-        while let Some((received, reports)) = backlog.pop_front() {
-            if let Err(batch) = self.0.reports.try_send(received, reports) {
-                backlog.push_front(batch);
-                break;
-            }
-        }
+        self.0.reports.send_now(received, reports);
     }
 
     fn finish(&self, last: Report) {
