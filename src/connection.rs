@@ -40,6 +40,8 @@ async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<
     let mut parser = StreamParser::new(&request);
     let AttemptRequest {
         client,
+        // Held until the attempt ends, after the response (and so its HTTP/2 stream) is gone.
+        lane,
         request,
         url,
         response_timeout,
@@ -60,6 +62,9 @@ async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<
         None => send.await,
     };
     let response = response.map_err(|source| SseError::from_connect(url.clone(), source))?;
+    if let Some(lane) = &lane {
+        lane.answered(response.version());
+    }
     let until = deadline.map_or_else(|| Instant::now() + REFUSED_BODY_TIMEOUT, |(at, _)| at);
     let mut response = check(response, &url, until).await?;
     receive(&mut response, &mut parser, read_timeout, reports).await
@@ -256,6 +261,7 @@ mod tests {
         let url = SourceUrl::new("http://size.test/");
         let request = AttemptRequest {
             client: None,
+            lane: None,
             request: reqwest::Request::new(
                 reqwest::Method::GET,
                 "http://size.test/".parse().unwrap(),

@@ -61,6 +61,17 @@ pub enum SseError {
         /// What was wrong.
         reason: String,
     },
+    /// The game's [`SseClientBuilder`](crate::plugin::SseClientBuilder) could not build an HTTP
+    /// client (`reqwest::ClientBuilder::build` failed: a bad certificate or proxy, say). The
+    /// source closes: the next attempt would fail the same way.
+    #[error("{url}: the HTTP client could not be built: {}", causes(source))]
+    Client {
+        /// The source's URL.
+        url: SourceUrl,
+        /// The HTTP client builder's error.
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
     /// The connection failed or broke: DNS, TCP, connect timeout, HTTP framing. The source
     /// reconnects. The message includes every cause, e.g. `connection refused`.
     #[error("{url}: connection failed: {}", causes(source))]
@@ -302,6 +313,7 @@ impl SseError {
     pub fn source_url(&self) -> &SourceUrl {
         match self {
             Self::InvalidRequest { url, .. }
+            | Self::Client { url, .. }
             | Self::Transport { url, .. }
             | Self::Tls { url, .. }
             | Self::Redirect { url, .. }
@@ -318,12 +330,14 @@ impl SseError {
 
     /// Whether the source stops for good (`true`) rather than reconnect: a refused status or a
     /// wrong Content-Type (as the standard says), or a failure that another attempt cannot fix:
-    /// a request that can never be sent, a TLS failure, a redirect loop, the retry limit. (A
+    /// a request that can never be sent, a client that cannot be built, a TLS failure, a
+    /// redirect loop, the retry limit. (A
     /// [`RetryPolicy`](crate::retry::RetryPolicy) may still retry some statuses.)
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
             Self::InvalidRequest { .. }
+                | Self::Client { .. }
                 | Self::Tls { .. }
                 | Self::Redirect { .. }
                 | Self::Status { .. }

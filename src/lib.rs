@@ -77,6 +77,7 @@ mod guard;
 mod io;
 #[cfg(feature = "serde")]
 pub mod json;
+mod lanes;
 mod lifecycle;
 pub mod message;
 pub mod parser;
@@ -105,7 +106,9 @@ pub mod prelude {
         SseStateChanged,
     };
     pub use crate::parser::MessageEvent;
-    pub use crate::plugin::{OnSuspend, SseClient, SsePlugin, SseSettings, SseStats, SseSystems};
+    pub use crate::plugin::{
+        OnSuspend, SseClient, SseClientBuilder, SsePlugin, SseSettings, SseStats, SseSystems,
+    };
     pub use crate::retry::RetryPolicy;
     pub use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
     pub use reqwest::Method;

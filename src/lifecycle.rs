@@ -15,10 +15,11 @@ use bevy::prelude::*;
 use crate::diagnostics::{SseSourceStats, SseStats};
 use crate::error::{SourceUrl, SseError};
 use crate::guard::{Flow, Superseded, Token, has_observers};
+use crate::lanes;
 use crate::message::{CloseReason, SseClosed, SseErrored, SseOpened, SseRetrying, SseStateChanged};
 use crate::request;
 use crate::retry::RetryPolicy;
-use crate::runtime::{SseRuntime, client, network_now, transport};
+use crate::runtime::{SseRuntime, network_now, transport};
 use crate::settings::SseSettings;
 use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
 use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, ReportSender};
@@ -143,12 +144,23 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         entity,
         token.epoch,
     );
-    let handle = match built {
-        Ok(mut request) => {
-            let transport = transport(world);
-            request.client = transport.needs_client().then(|| client(world));
-            Some(span.in_scope(|| transport.start(request, sender)))
+    let transport = transport(world);
+    let built = built.and_then(|mut request| {
+        if transport.needs_client() {
+            let (client, lane) =
+                lanes::client_for(world, request.request.url()).map_err(|source| {
+                    SseError::Client {
+                        url: request.url.clone(),
+                        source: std::sync::Arc::new(source),
+                    }
+                })?;
+            request.client = Some(client);
+            request.lane = lane;
         }
+        Ok(request)
+    });
+    let handle = match built {
+        Ok(request) => Some(span.in_scope(|| transport.start(request, sender))),
         Err(error) => {
             // Reported like any failed attempt, at the next receive step.
             world.resource_mut::<SseRuntime>().unsent.push(ReportBatch {
@@ -232,6 +244,7 @@ fn prepare(world: &World, entity: Entity) -> Option<Prepared> {
         .in_scope(|| request::build(source, &url, &last_event_id))
         .map(|request| AttemptRequest {
             client: None,
+            lane: None,
             request,
             url,
             response_timeout: source.response_timeout(),

@@ -1,6 +1,6 @@
 //! [`SsePlugin`], its system sets and the shared HTTP client.
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use bevy::prelude::*;
@@ -12,8 +12,8 @@ use crate::message::{
 };
 use crate::parser::ParserLimits;
 use crate::retry::RetryPolicy;
-pub use crate::runtime::SseClient;
 use crate::runtime::SseRuntime;
+pub use crate::runtime::{SseClient, SseClientBuilder};
 pub use crate::settings::{OnSuspend, SseSettings};
 use crate::systems;
 
@@ -53,6 +53,9 @@ pub struct SsePlugin {
     pub connect_timeout: Option<Duration>,
     /// What sources do while the app is suspended. Default: keep streaming.
     pub on_suspend: OnSuspend,
+    /// With the `http2` feature: the most event streams one HTTP/2 connection carries; see
+    /// [`SseSettings::max_streams_per_connection`]. Default 100.
+    pub max_streams_per_connection: NonZeroU32,
     /// A tokio runtime of the game's to run connections on, instead of the plugin's own IO
     /// thread (which is then never started). It must have IO and time enabled
     /// (`enable_all()`). On a multi-thread runtime each HTTP chunk of a stream wakes the task
@@ -72,6 +75,7 @@ impl Default for SsePlugin {
             retry_policy: RetryPolicy::default(),
             connect_timeout: Some(Duration::from_secs(10)),
             on_suspend: OnSuspend::KeepStreaming,
+            max_streams_per_connection: SseSettings::default().max_streams_per_connection,
             tokio_runtime: None,
         }
     }
@@ -95,6 +99,7 @@ impl SsePlugin {
             retry_policy: self.retry_policy.clone(),
             connect_timeout: self.connect_timeout,
             on_suspend: self.on_suspend,
+            max_streams_per_connection: self.max_streams_per_connection,
         }
     }
 }

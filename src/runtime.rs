@@ -28,9 +28,13 @@ pub(crate) struct SseRuntime {
     pub(crate) max_batches_per_frame: usize,
     /// The network clock's zero, when the app has no [`Time<Real>`].
     started: Instant,
-    /// The connect timeout of the default client the plugin built, while that client is the
-    /// [`SseClient`] resource: a change of [`SseSettings::connect_timeout`] rebuilds it.
-    default_client: Option<(Option<Duration>, Tick)>,
+    /// How the plugin built its own client, while that client is the [`SseClient`] resource: a
+    /// change of [`SseSettings::connect_timeout`] or of the [`SseClientBuilder`] rebuilds it.
+    default_client: Option<BuiltClient>,
+    /// The HTTP/2 lanes: more clients, so that no connection carries more streams than its
+    /// server allows.
+    #[cfg(feature = "http2")]
+    pub(crate) lanes: crate::lanes::Lanes,
     /// A tokio runtime of the game's, to run attempts on instead of the plugin's IO thread.
     pub(crate) tokio: Option<tokio::runtime::Handle>,
 }
@@ -55,6 +59,8 @@ impl SseRuntime {
             max_batches_per_frame,
             started: Instant::now(),
             default_client: None,
+            #[cfg(feature = "http2")]
+            lanes: Default::default(),
             tokio,
         }
     }
@@ -79,32 +85,66 @@ pub(crate) fn transport(world: &mut World) -> Arc<dyn Transport> {
     transport
 }
 
-/// The shared HTTP client: the [`SseClient`] resource, or a default one (with the settings'
-/// connect timeout) built and inserted the first time a source connects over the network, and
-/// rebuilt when that timeout changes.
-pub(crate) fn client(world: &mut World) -> reqwest::Client {
-    let timeout = world.resource::<SseSettings>().connect_timeout;
+/// What the plugin's own client was built from.
+#[derive(Clone, Copy, PartialEq)]
+struct BuiltClient {
+    /// The [`SseClientBuilder`]'s change tick, or (without one) the connect timeout.
+    from: Result<Tick, Option<Duration>>,
+    /// The [`SseClient`] resource's change tick when the plugin inserted it.
+    inserted: Tick,
+}
+
+/// The shared HTTP client (lane 0): the [`SseClient`] resource, or one the plugin builds (from
+/// the [`SseClientBuilder`], or its default with the settings' connect timeout) and inserts the
+/// first time a source connects over the network, and rebuilds when what it was built from
+/// changes. An error: the game's builder could not build a client.
+pub(crate) fn client(world: &mut World) -> Result<reqwest::Client, reqwest::Error> {
+    let from = built_from(world);
     if let Some(client) = world.get_resource_ref::<SseClient>() {
         let ours = world.resource::<SseRuntime>().default_client;
-        // The default client is the one the plugin inserted, untouched since: its tick.
-        let stale = ours.is_some_and(|(built_with, tick)| {
-            tick == client.last_changed() && built_with != timeout
-        });
+        // The plugin's client, untouched since it was inserted, built from something else.
+        let stale =
+            ours.is_some_and(|built| built.inserted == client.last_changed() && built.from != from);
         if !stale {
-            return client.0.clone();
+            return Ok(client.0.clone());
         }
     }
+    let client = new_client(world)?;
+    world.insert_resource(SseClient(client.clone()));
+    let inserted = world.resource_ref::<SseClient>().last_changed();
+    world.resource_mut::<SseRuntime>().default_client = Some(BuiltClient { from, inserted });
+    Ok(client)
+}
+
+fn built_from(world: &World) -> Result<Tick, Option<Duration>> {
+    match world.get_resource_ref::<SseClientBuilder>() {
+        Some(builder) => Ok(builder.last_changed()),
+        None => Err(world.resource::<SseSettings>().connect_timeout),
+    }
+}
+
+/// Whether the [`SseClient`] resource is the one the plugin built.
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+pub(crate) fn is_default_client(world: &World) -> bool {
+    let ours = world.resource::<SseRuntime>().default_client;
+    world
+        .get_resource_ref::<SseClient>()
+        .is_some_and(|client| ours.is_some_and(|built| built.inserted == client.last_changed()))
+}
+
+/// A new client, built as the plugin builds its own: from the [`SseClientBuilder`], or else
+/// the default with the settings' connect timeout.
+pub(crate) fn new_client(world: &World) -> Result<reqwest::Client, reqwest::Error> {
+    if let Some(builder) = world.get_resource::<SseClientBuilder>() {
+        return builder.builder().build();
+    }
     let mut builder = reqwest::Client::builder();
-    if let Some(timeout) = timeout {
+    if let Some(timeout) = world.resource::<SseSettings>().connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
     // Building fails only if the TLS backend cannot start, and then reqwest's default client
     // (the fallback) cannot either.
-    let client = builder.build().unwrap_or_default();
-    world.insert_resource(SseClient(client.clone()));
-    let tick = world.resource_ref::<SseClient>().last_changed();
-    world.resource_mut::<SseRuntime>().default_client = Some((timeout, tick));
-    client
+    Ok(builder.build().unwrap_or_default())
 }
 
 /// Attempts on a tokio runtime the game gave ([`SsePlugin::tokio_runtime`](crate::plugin::SsePlugin::tokio_runtime)).
@@ -162,3 +202,53 @@ pub(crate) fn network_time(real: Option<&Time<Real>>, runtime: &SseRuntime) -> D
 /// ```
 #[derive(Resource, Clone, Debug, Default)]
 pub struct SseClient(pub reqwest::Client);
+
+/// How the plugin builds HTTP clients, when the game wants its own settings (a proxy, root
+/// certificates, timeouts, HTTP/2 with prior knowledge) and still lets the plugin build them.
+///
+/// When there is no [`SseClient`], the plugin builds it with this. With the `http2` feature it
+/// also builds more clients with it when sources to one HTTP/2 origin need more connections than
+/// one ([`SseSettings::max_streams_per_connection`]): a client is one connection pool, and
+/// hyper never opens a second HTTP/2 connection to an origin by itself. A client you insert as
+/// [`SseClient`] cannot be copied, so without a builder those sources share its one connection
+/// (the plugin warns). Changing the resource rebuilds the clients for the next attempts. The
+/// builder's settings are the client's: the plugin's
+/// [`connect_timeout`](SseSettings::connect_timeout) does not apply.
+///
+/// ```no_run
+/// use bevy::prelude::*;
+/// use bevy_eventsource::prelude::*;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let root = reqwest::Certificate::from_pem(&std::fs::read("certs/root.pem")?)?;
+/// App::new()
+///     .insert_resource(SseClientBuilder::new(move || {
+///         reqwest::Client::builder().add_root_certificate(root.clone())
+///     }))
+///     .add_plugins((MinimalPlugins, SsePlugin::default()));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A builder that fails to build a client (`ClientBuilder::build` returns an error) fails each
+/// attempt that needed it with the fatal [`SseError::Client`](crate::SseError::Client).
+#[derive(Resource, Clone)]
+pub struct SseClientBuilder(Arc<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>);
+
+impl SseClientBuilder {
+    /// Builds clients from what `builder` returns.
+    pub fn new(builder: impl Fn() -> reqwest::ClientBuilder + Send + Sync + 'static) -> Self {
+        Self(Arc::new(builder))
+    }
+
+    /// A new `reqwest::ClientBuilder`, as the game configures it.
+    pub fn builder(&self) -> reqwest::ClientBuilder {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for SseClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SseClientBuilder").finish_non_exhaustive()
+    }
+}

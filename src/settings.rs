@@ -1,6 +1,6 @@
 //! [`SseSettings`]: the plugin's settings as a resource a game may change while it runs.
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use bevy::prelude::*;
@@ -51,6 +51,13 @@ pub struct SseSettings {
     /// What sources do while the app is suspended (Bevy's `AppLifecycle`, with the
     /// `app_lifecycle` feature). From the next suspension.
     pub on_suspend: OnSuspend,
+    /// With the `http2` feature: the most event streams one HTTP/2 connection carries. Sources
+    /// to one origin beyond it go out on another connection (another client from the
+    /// [`SseClientBuilder`](crate::plugin::SseClientBuilder)), because hyper holds back every
+    /// stream past the server's `SETTINGS_MAX_CONCURRENT_STREAMS` until one ends, which an event
+    /// stream never does. Default 100, the least the HTTP/2 standard recommends servers allow;
+    /// lower it for a server that allows fewer. From the next attempt.
+    pub max_streams_per_connection: NonZeroU32,
 }
 
 impl Default for SseSettings {
@@ -62,6 +69,7 @@ impl Default for SseSettings {
             retry_policy: RetryPolicy::default(),
             connect_timeout: Some(Duration::from_secs(10)),
             on_suspend: OnSuspend::default(),
+            max_streams_per_connection: const { NonZeroU32::new(100).unwrap() },
         }
     }
 }

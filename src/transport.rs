@@ -22,6 +22,7 @@ use bevy::prelude::Entity;
 
 use crate::budget::{ByteBudget, Credit};
 use crate::error::{SourceUrl, SseError};
+use crate::lanes::LaneSlot;
 use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
 use crate::typed::{self, Decoded, Decoders};
 
@@ -61,8 +62,10 @@ pub(crate) struct ReportBatch {
 
 /// Everything an attempt needs, built by the ECS side when it starts.
 pub(crate) struct AttemptRequest {
-    /// The shared HTTP client, for a transport that [needs one](Transport::needs_client).
+    /// The HTTP client, for a transport that [needs one](Transport::needs_client).
     pub(crate) client: Option<reqwest::Client>,
+    /// The attempt's place on its client's HTTP/2 lane, held until the attempt ends.
+    pub(crate) lane: Option<LaneSlot>,
     /// The request, headers and body included, exactly as it goes out.
     pub(crate) request: reqwest::Request,
     pub(crate) url: SourceUrl,

@@ -9,6 +9,7 @@ mod loopback;
 mod support;
 
 mod axum_interop;
+mod client_builder;
 mod connect_timeout;
 mod delivery;
 mod diagnostics;

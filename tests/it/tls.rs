@@ -3,6 +3,7 @@
 //! the default client refuses the certificate with a typed, fatal error and gets none.
 
 use crate::support::app;
+use crate::support::pki::{Pki, pki};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,39 +11,10 @@ use std::sync::{Arc, Mutex};
 use app::*;
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BODY: &str =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nid: 1\ndata: secure\n\n";
-
-/// A root certificate (PEM) and a server certificate for 127.0.0.1 that it signed.
-struct Pki {
-    root_pem: String,
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key: PrivateKeyDer<'static>,
-}
-
-fn pki() -> Pki {
-    let root_key = KeyPair::generate().unwrap();
-    let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
-    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    root.distinguished_name
-        .push(DnType::CommonName, "bevy_eventsource test root");
-    root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let root_cert = root.self_signed(&root_key).unwrap();
-    let issuer = Issuer::new(root, root_key);
-
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    let server_cert = server.signed_by(&server_key, &issuer).unwrap();
-    Pki {
-        root_pem: root_cert.pem(),
-        server_chain: vec![server_cert.der().clone()],
-        server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-    }
-}
 
 /// What the TLS server saw: completed handshakes and failed ones.
 #[derive(Default)]
@@ -55,14 +27,7 @@ struct Seen {
 /// `corrupt_first`, the first connection then gets bytes written under TLS, straight onto TCP:
 /// a TLS error in the middle of an open stream.
 fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Seen>>) {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
-    .unwrap();
+    let config = pki.server_config();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let server_seen = seen.clone();
@@ -122,7 +87,7 @@ fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Se
 /// A test app whose client trusts this run's private root.
 fn app_trusting(pki: &Pki) -> App {
     let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
+        .add_root_certificate(pki.root())
         .build()
         .unwrap();
     let mut app = test_app();

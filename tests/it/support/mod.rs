@@ -2,4 +2,5 @@
 
 pub mod app;
 pub mod parsing;
+pub mod pki;
 pub mod server;

@@ -1,0 +1,188 @@
+//! Which HTTP client an attempt goes out on: HTTP/2 lanes (feature `http2`).
+//!
+//! Over HTTP/2, hyper's client sends every request to an origin on one connection, and when the
+//! server's `SETTINGS_MAX_CONCURRENT_STREAMS` (typically 100 to 128) is reached it never opens
+//! another: the next stream waits until one ends, which for event streams is never. A client is
+//! one connection pool, so the plugin keeps *lanes*: lane 0 is the [`SseClient`], lane `k` a
+//! client built from the [`SseClientBuilder`], and each lane carries at most
+//! [`SseSettings::max_streams_per_connection`](crate::settings::SseSettings) streams to each
+//! origin. Sources to one origin fill lane 0, then lane 1, and so on; a source that reconnects
+//! takes the first lane with room again.
+//!
+//! An origin counts as HTTP/2 until one of its responses says otherwise: an HTTP/1.1 origin's
+//! sources each have a connection of their own anyway, so once one of its responses was
+//! HTTP/1.1, all of its attempts go out on lane 0, uncounted. Without the `http2` feature
+//! reqwest speaks only HTTP/1.1, and every attempt goes out on lane 0.
+
+use bevy::prelude::*;
+
+#[cfg(feature = "http2")]
+pub(crate) use imp::{LaneSlot, Lanes};
+
+/// The client `url`'s attempt goes out on, and its place on that client's lane (counted until
+/// the attempt ends; `None` when it is not counted).
+#[cfg(feature = "http2")]
+pub(crate) fn client_for(
+    world: &mut World,
+    url: &reqwest::Url,
+) -> Result<(reqwest::Client, Option<LaneSlot>), reqwest::Error> {
+    imp::client_for(world, url)
+}
+
+/// Without the `http2` feature: the [`SseClient`](crate::runtime::SseClient), uncounted.
+#[cfg(not(feature = "http2"))]
+pub(crate) fn client_for(
+    world: &mut World,
+    _url: &reqwest::Url,
+) -> Result<(reqwest::Client, Option<LaneSlot>), reqwest::Error> {
+    Ok((crate::runtime::client(world)?, None))
+}
+
+/// Without the `http2` feature there are no lanes to hold a place on.
+#[cfg(not(feature = "http2"))]
+pub(crate) enum LaneSlot {}
+
+#[cfg(not(feature = "http2"))]
+impl LaneSlot {
+    pub(crate) fn answered(&self, _version: reqwest::Version) {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "http2")]
+mod imp {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    use bevy::ecs::change_detection::Tick;
+    use bevy::prelude::*;
+
+    use crate::runtime::{
+        SseClient, SseClientBuilder, SseRuntime, client, is_default_client, new_client,
+    };
+    use crate::settings::SseSettings;
+
+    /// The lanes beyond the first, and each origin's streams on every lane.
+    #[derive(Default)]
+    pub(crate) struct Lanes {
+        /// Lanes 1, 2, …: built when first needed, kept while the [`SseClient`] stays.
+        clients: Vec<reqwest::Client>,
+        /// By origin (`scheme://host:port`).
+        origins: HashMap<String, Origin>,
+        /// The change ticks of the [`SseClient`] and the [`SseClientBuilder`] these lanes were
+        /// built for: when either changes, the lanes start over (attempts already running keep
+        /// the client they went out on).
+        built_for: Option<(Tick, Option<Tick>)>,
+        /// Whether the plugin warned that it cannot add lanes.
+        warned: bool,
+    }
+
+    /// One origin's streams.
+    struct Origin {
+        /// Set by an attempt whose response was HTTP/1.x.
+        http1: Arc<AtomicBool>,
+        /// Streams per lane, counted down by [`LaneSlot`]s as attempts end.
+        streams: Vec<Arc<AtomicU32>>,
+    }
+
+    /// An attempt's place on a lane: it travels with the attempt to the IO side and frees the
+    /// place when the attempt ends there (its response, and so its stream, dropped first).
+    pub(crate) struct LaneSlot {
+        streams: Arc<AtomicU32>,
+        http1: Arc<AtomicBool>,
+    }
+
+    impl LaneSlot {
+        /// The origin answered with `version`: from HTTP/1.x on, its attempts are not spread.
+        pub(crate) fn answered(&self, version: reqwest::Version) {
+            if version < reqwest::Version::HTTP_2 {
+                self.http1.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    impl Drop for LaneSlot {
+        fn drop(&mut self) {
+            self.streams.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn client_for(
+        world: &mut World,
+        url: &reqwest::Url,
+    ) -> Result<(reqwest::Client, Option<LaneSlot>), reqwest::Error> {
+        let first = client(world)?;
+        let cap = world
+            .resource::<SseSettings>()
+            .max_streams_per_connection
+            .get();
+        let ticks = (
+            world.resource_ref::<SseClient>().last_changed(),
+            world
+                .get_resource_ref::<SseClientBuilder>()
+                .map(|builder| builder.last_changed()),
+        );
+        // More lanes come from the game's builder, or are more of the plugin's own client.
+        let can_grow = ticks.1.is_some() || is_default_client(world);
+        let lanes = &mut world.resource_mut::<SseRuntime>().into_inner().lanes;
+        if lanes.built_for != Some(ticks) {
+            *lanes = Lanes {
+                built_for: Some(ticks),
+                warned: lanes.warned,
+                ..Lanes::default()
+            };
+        }
+        let origin = lanes
+            .origins
+            .entry(url.origin().ascii_serialization())
+            .or_insert_with(|| Origin {
+                http1: Arc::default(),
+                streams: vec![Arc::default()],
+            });
+        if origin.http1.load(Ordering::Relaxed) {
+            return Ok((first, None));
+        }
+        let free = origin
+            .streams
+            .iter()
+            .position(|streams| streams.load(Ordering::Relaxed) < cap);
+        let lane = match free {
+            Some(lane) => lane,
+            None if can_grow => origin.streams.len(),
+            None => {
+                if !std::mem::replace(&mut lanes.warned, true) {
+                    warn!(
+                        "more than {cap} event streams to {} share one HTTP/2 connection, and \
+                         the server may hold back every stream past its limit: insert an \
+                         SseClientBuilder so that the plugin can open more connections",
+                        url.origin().ascii_serialization()
+                    );
+                }
+                0
+            }
+        };
+        if lane == origin.streams.len() {
+            origin.streams.push(Arc::default());
+        }
+        origin.streams[lane].fetch_add(1, Ordering::Relaxed);
+        let slot = LaneSlot {
+            streams: origin.streams[lane].clone(),
+            http1: origin.http1.clone(),
+        };
+        let built = lanes.clients.len();
+        if lane == 0 {
+            return Ok((first, Some(slot)));
+        }
+        for _ in built..lane {
+            let client = new_client(world)?;
+            world
+                .resource_mut::<SseRuntime>()
+                .lanes
+                .clients
+                .push(client);
+        }
+        let client = world.resource::<SseRuntime>().lanes.clients[lane - 1].clone();
+        Ok((client, Some(slot)))
+    }
+}

@@ -1,0 +1,304 @@
+//! HTTP/2 sharing (feature `http2`) against a real HTTP/2 server on loopback: hyper's server,
+//! which lets a connection carry at most 100 concurrent streams, as servers typically do, over
+//! TLS with ALPN (as browsers and CDNs speak it) and with prior knowledge (h2c). hyper's client
+//! never opens a second connection when the first is full: the 101st stream would wait
+//! forever, silently.
+//!
+//! `cargo test --features http2 --test http2`
+
+#[path = "it/support/app.rs"]
+mod app;
+#[path = "it/support/pki.rs"]
+mod pki;
+
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::*;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::routing::get;
+use bevy::prelude::*;
+use bevy_eventsource::prelude::*;
+use futures_lite::{Stream, StreamExt, stream};
+
+/// What the server allows per connection.
+const MAX_STREAMS: u32 = 100;
+const SOURCES: usize = 1_000;
+
+/// One request the server answered.
+#[derive(Clone, Debug)]
+struct Seen {
+    source: usize,
+    connection: usize,
+    last_event_id: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Each accepted connection's task, by accept order.
+    connections: Mutex<Vec<tokio::task::AbortHandle>>,
+    requests: Mutex<Vec<Seen>>,
+}
+
+#[derive(Clone)]
+struct Connection {
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+/// An HTTP/2 SSE server on 127.0.0.1:0, over TLS (ALPN `h2`) when given a certificate, else
+/// h2c. `GET /s/{i}` answers, on its n-th request, one event `id: {i}-{n}`, `data: {i}` (with
+/// `retry: 20`), and then holds the stream open.
+struct H2Server {
+    addr: SocketAddr,
+    tls: bool,
+    shared: Arc<Shared>,
+}
+
+impl H2Server {
+    fn start(pki: Option<&pki::Pki>) -> Self {
+        let acceptor = pki.map(|pki| {
+            let mut config = pki.server_config();
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        });
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server = shared.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                loop {
+                    let (tcp, _) = listener.accept().await.unwrap();
+                    let mut connections = server.connections.lock().unwrap();
+                    let router = axum::Router::new()
+                        .route("/s/{i}", get(stream_for))
+                        .with_state(Connection {
+                            index: connections.len(),
+                            shared: server.clone(),
+                        });
+                    let acceptor = acceptor.clone();
+                    let task = tokio::spawn(async move {
+                        match acceptor {
+                            Some(acceptor) => {
+                                if let Ok(tls) = acceptor.accept(tcp).await {
+                                    serve(tls, router).await;
+                                }
+                            }
+                            None => serve(tcp, router).await,
+                        }
+                    });
+                    connections.push(task.abort_handle());
+                }
+            });
+        });
+        Self {
+            addr: rx.recv().unwrap(),
+            tls: pki.is_some(),
+            shared,
+        }
+    }
+
+    fn url(&self, source: usize) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/s/{source}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<Seen> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Streams per connection, of the connections that carried any.
+    fn streams_per_connection(&self) -> HashMap<usize, usize> {
+        let mut streams = HashMap::new();
+        for seen in self.requests() {
+            *streams.entry(seen.connection).or_default() += 1;
+        }
+        streams
+    }
+
+    /// Drops connection `index` as a failing server or network would: every stream on it ends.
+    fn drop_connection(&self, index: usize) {
+        self.shared.connections.lock().unwrap()[index].abort();
+    }
+}
+
+/// Serves one HTTP/2 connection, at most `MAX_STREAMS` streams at once.
+async fn serve<Io>(io: Io, router: axum::Router)
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .max_concurrent_streams(MAX_STREAMS)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
+}
+
+async fn stream_for(
+    State(connection): State<Connection>,
+    Path(source): Path<usize>,
+    headers: HeaderMap,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|id| id.to_str().unwrap().to_owned());
+    let n = {
+        let mut requests = connection.shared.requests.lock().unwrap();
+        requests.push(Seen {
+            source,
+            connection: connection.index,
+            last_event_id,
+        });
+        requests.iter().filter(|seen| seen.source == source).count()
+    };
+    let event = Event::default()
+        .id(format!("{source}-{n}"))
+        .data(source.to_string())
+        .retry(Duration::from_millis(20));
+    Sse::new(stream::once(Ok(event)).chain(stream::pending()))
+}
+
+/// Events received per source index (the server's `data`).
+fn received(app: &App) -> HashMap<usize, usize> {
+    let mut counts = HashMap::new();
+    for message in collected::<SseMessage>(app) {
+        *counts.entry(message.data().parse().unwrap()).or_default() += 1;
+    }
+    counts
+}
+
+/// An app with `SOURCES` sources on `server`, whose clients trust its certificate (over TLS)
+/// or speak HTTP/2 with prior knowledge (h2c).
+fn app_with_sources(server: &H2Server, pki: Option<&pki::Pki>) -> (App, Vec<Entity>) {
+    let mut app = test_app();
+    let root = pki.map(pki::Pki::root);
+    app.insert_resource(SseClientBuilder::new(move || match &root {
+        Some(root) => reqwest::Client::builder().add_root_certificate(root.clone()),
+        None => reqwest::Client::builder().http2_prior_knowledge(),
+    }));
+    collect::<SseMessage>(&mut app);
+    let sources = (0..SOURCES)
+        .map(|i| app.world_mut().spawn(EventSource::new(server.url(i))).id())
+        .collect();
+    (app, sources)
+}
+
+fn all_open_and_deliver(pki: Option<&pki::Pki>) {
+    let server = H2Server::start(pki);
+    let (mut app, sources) = app_with_sources(&server, pki);
+    update_until(&mut app, "every source's first event", |app| {
+        received(app).len() == SOURCES
+    });
+    for source in &sources {
+        assert_eq!(state(&app, *source), ReadyState::Open);
+    }
+    // Spread over as many connections as the server's stream limit needs, and no more than a
+    // few beyond that.
+    let streams = server.streams_per_connection();
+    let needed = SOURCES.div_ceil(MAX_STREAMS as usize);
+    assert!(
+        (needed..needed + 3).contains(&streams.len()),
+        "{} connections for {SOURCES} streams",
+        streams.len()
+    );
+    assert!(
+        streams.values().all(|n| *n <= MAX_STREAMS as usize),
+        "{streams:?}"
+    );
+}
+
+fn dropped_connection_reconnects_its_sources(pki: Option<&pki::Pki>) {
+    let server = H2Server::start(pki);
+    let (mut app, _sources) = app_with_sources(&server, pki);
+    update_until(&mut app, "every source's first event", |app| {
+        received(app).len() == SOURCES
+    });
+    let dropped = *server.streams_per_connection().keys().min().unwrap();
+    let on_dropped: HashSet<usize> = server
+        .requests()
+        .iter()
+        .filter(|seen| seen.connection == dropped)
+        .map(|seen| seen.source)
+        .collect();
+
+    server.drop_connection(dropped);
+    update_until(&mut app, "the dropped streams' second events", |app| {
+        let received = received(app);
+        on_dropped.iter().all(|source| received[source] == 2)
+    });
+
+    let requests = server.requests();
+    let again = &requests[SOURCES..];
+    let reconnected: HashSet<usize> = again.iter().map(|seen| seen.source).collect();
+    assert_eq!(
+        reconnected, on_dropped,
+        "only the dropped connection's sources reconnect"
+    );
+    for seen in again {
+        assert_eq!(
+            seen.last_event_id.as_deref(),
+            Some(format!("{}-1", seen.source).as_str()),
+            "{seen:?}"
+        );
+        assert_ne!(seen.connection, dropped);
+    }
+    // Nothing was lost or doubled on the streams that stayed up.
+    let received = received(&app);
+    for source in 0..SOURCES {
+        let expected = if on_dropped.contains(&source) { 2 } else { 1 };
+        assert_eq!(received[&source], expected, "source {source}");
+    }
+}
+
+#[test]
+fn a_thousand_sources_to_one_h2c_origin_all_open_and_deliver() {
+    all_open_and_deliver(None);
+}
+
+#[test]
+fn a_thousand_sources_to_one_https_origin_negotiating_h2_all_open_and_deliver() {
+    all_open_and_deliver(Some(&pki::pki()));
+}
+
+#[test]
+fn a_dropped_h2c_connection_reconnects_every_source_on_it_with_its_own_last_event_id() {
+    dropped_connection_reconnects_its_sources(None);
+}
+
+#[test]
+fn a_dropped_https_h2_connection_reconnects_every_source_on_it_with_its_own_last_event_id() {
+    dropped_connection_reconnects_its_sources(Some(&pki::pki()));
+}
+
+#[test]
+fn max_streams_per_connection_caps_the_streams_one_connection_carries() {
+    let server = H2Server::start(None);
+    let mut app = test_app();
+    app.world_mut()
+        .resource_mut::<SseSettings>()
+        .max_streams_per_connection = std::num::NonZeroU32::new(10).unwrap();
+    app.insert_resource(SseClientBuilder::new(|| {
+        reqwest::Client::builder().http2_prior_knowledge()
+    }));
+    collect::<SseMessage>(&mut app);
+    for i in 0..50 {
+        app.world_mut().spawn(EventSource::new(server.url(i)));
+    }
+    update_until(&mut app, "every source's first event", |app| {
+        received(app).len() == 50
+    });
+    let streams = server.streams_per_connection();
+    assert_eq!(streams.len(), 5, "{streams:?}");
+    assert!(streams.values().all(|n| *n == 10), "{streams:?}");
+}
