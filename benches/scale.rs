@@ -14,6 +14,12 @@
 //! frame times. Prints a markdown table.
 //!
 //! Run: `cargo bench --bench scale [-- SOURCES SECONDS]` (needs `ulimit -n` above SOURCES + 100).
+//!
+//! `cargo bench --bench scale --features http2 -- SOURCES SECONDS h2`: the server speaks HTTP/2
+//! (h2c, hyper's server, at most 100 streams per connection) and the game's clients HTTP/2 with
+//! prior knowledge, so its sources share connections. `eventsource-client` is left out there:
+//! its one shared hyper pool would carry every stream on one connection, and the server holds
+//! back every stream past the 100th.
 
 #[path = "support/peers.rs"]
 mod peers;
@@ -36,12 +42,14 @@ fn main() {
         .filter(|arg| arg != "--bench")
         .collect();
     match args.first().map(String::as_str) {
+        Some("--server") if args.get(1).is_some_and(|arg| arg == "h2") => return h2_server(),
         Some("--server") => return server(),
         Some("--client") => {
             let sources = args[2].parse().expect("sources");
             let seconds = args[4].parse().expect("seconds");
+            let h2 = args.get(5).is_some_and(|arg| arg == "h2");
             let report = match args[1].as_str() {
-                "bevy_eventsource" => game(sources, &args[3], seconds),
+                "bevy_eventsource" => game(sources, &args[3], seconds, h2),
                 _ => launchdarkly(sources, &args[3], seconds),
             };
             println!("{report}");
@@ -51,10 +59,16 @@ fn main() {
     }
     let sources: usize = args.first().map_or(10_000, |n| n.parse().expect("SOURCES"));
     let seconds: u64 = args.get(1).map_or(10, |n| n.parse().expect("SECONDS"));
+    let protocol = args.get(2).map_or("http1", String::as_str);
+    let h2 = protocol == "h2";
+    assert!(
+        !h2 || cfg!(feature = "http2"),
+        "h2 needs the http2 feature: cargo bench --bench scale --features http2"
+    );
     let this = std::env::current_exe().expect("this binary");
 
     let mut server = Command::new(&this)
-        .arg("--server")
+        .args(["--server", protocol])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the server");
@@ -64,12 +78,24 @@ fn main() {
         .expect("server port");
     let url = format!("http://{}/", first.trim());
 
-    println!("\n{sources} sources × 1 event/s in synchronized bursts, {seconds} s measured\n");
+    let over = if h2 {
+        "HTTP/2 (h2c, 100 streams per connection)"
+    } else {
+        "HTTP/1.1"
+    };
+    println!(
+        "\n{sources} sources × 1 event/s in synchronized bursts over {over}, {seconds} s measured\n"
+    );
     println!(
         "| client | KiB per source | CPU (1 core = 100 %) | events delivered / sent | frame p50 / p99 / max (ms) |"
     );
     println!("|---|---|---|---|---|");
-    for client in ["bevy_eventsource", "eventsource-client"] {
+    let clients: &[&str] = if h2 {
+        &["bevy_eventsource"]
+    } else {
+        &["bevy_eventsource", "eventsource-client"]
+    };
+    for client in clients {
         let output = Command::new(&this)
             .args([
                 "--client",
@@ -77,6 +103,7 @@ fn main() {
                 &sources.to_string(),
                 &url,
                 &seconds.to_string(),
+                protocol,
             ])
             .output()
             .expect("run a client");
@@ -117,16 +144,7 @@ fn server() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
         std::io::stdout().flush().unwrap();
-        let (tick, _) = tokio::sync::broadcast::channel::<Arc<[u8]>>(4);
-        let ticker = tick.clone();
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(Duration::from_secs(1));
-            for seq in 0u64.. {
-                interval.tick().await;
-                let event = format!("id: {seq}\ndata: {{\"seq\":{seq},\"px\":101.25}}\n\n");
-                let _ = ticker.send(Arc::from(event.into_bytes()));
-            }
-        });
+        let tick = ticker();
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 continue;
@@ -153,6 +171,69 @@ fn server() {
                     }
                 }
             });
+        }
+    });
+}
+
+/// Sends the same event to every subscriber once a second.
+fn ticker() -> tokio::sync::broadcast::Sender<Arc<[u8]>> {
+    let (tick, _) = tokio::sync::broadcast::channel::<Arc<[u8]>>(4);
+    let ticker = tick.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        for seq in 0u64.. {
+            interval.tick().await;
+            let event = format!("id: {seq}\ndata: {{\"seq\":{seq},\"px\":101.25}}\n\n");
+            let _ = ticker.send(Arc::from(event.into_bytes()));
+        }
+    });
+    tick
+}
+
+/// [`server`] over HTTP/2 with prior knowledge: hyper's server, at most 100 concurrent streams
+/// per connection (a typical server's limit), each stream's body the same ticks.
+fn h2_server() {
+    use axum::body::{Body, Bytes};
+    use axum::response::Response;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        std::io::stdout().flush().unwrap();
+        let tick = ticker();
+        let router = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let ticks = tick.subscribe();
+                async move {
+                    let body = futures_lite::stream::unfold(ticks, |mut ticks| async move {
+                        let event = ticks.recv().await.ok()?;
+                        Some((
+                            Ok::<_, std::io::Error>(Bytes::copy_from_slice(&event)),
+                            ticks,
+                        ))
+                    });
+                    Response::builder()
+                        .header("content-type", "text/event-stream")
+                        .header("cache-control", "no-cache")
+                        .body(Body::from_stream(body))
+                        .unwrap()
+                }
+            }),
+        );
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .max_concurrent_streams(100)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
         }
     });
 }
@@ -221,8 +302,14 @@ impl Window {
 #[derive(Resource, Default)]
 struct Count(u64);
 
-fn game(sources: usize, url: &str, seconds: u64) -> Value {
+fn game(sources: usize, url: &str, seconds: u64, h2: bool) -> Value {
     let mut app = App::new();
+    if h2 {
+        #[cfg(feature = "http2")]
+        app.insert_resource(SseClientBuilder::new(|| {
+            reqwest::Client::builder().http2_prior_knowledge()
+        }));
+    }
     let mut plugin = SsePlugin::default();
     // Experiments only: the table is made with the defaults.
     if let Some(n) = std::env::var("SCALE_BATCHES_PER_FRAME")

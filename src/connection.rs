@@ -8,10 +8,11 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use tokio::time::Instant;
 
 use crate::error::{SourceUrl, SseError};
+use crate::lanes::LaneSlot;
 use crate::transport::{AttemptRequest, Report, ReportSender, StreamParser};
 
 /// How long the body of a refused response may take when the source has no response timeout:
@@ -38,14 +39,27 @@ pub(crate) async fn run_attempt(request: Box<AttemptRequest>, reports: ReportSen
 /// Connects and streams; `Ok` when the done sentinel arrived, `Err` with why it ended otherwise.
 async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<(), SseError> {
     let mut parser = StreamParser::new(&request);
+    let read_timeout = request.read_timeout;
+    let (mut response, lane) = respond(request).await?;
+    let ended = receive(&mut response, &mut parser, read_timeout, reports).await;
+    // The lane place goes after the response, and so after its HTTP/2 stream.
+    drop(response);
+    drop(lane);
+    ended
+}
+
+/// Sends the request and checks the response. Apart from [`stream`], so that the request's box
+/// is freed once it is sent (400 bytes per source) and the steps before the stream opens take
+/// no room in the future that lives as long as the stream.
+async fn respond(
+    request: Box<AttemptRequest>,
+) -> Result<(reqwest::Response, Option<LaneSlot>), SseError> {
     let AttemptRequest {
         client,
-        // Held until the attempt ends, after the response (and so its HTTP/2 stream) is gone.
         lane,
         request,
         url,
         response_timeout,
-        read_timeout,
         ..
     } = *request;
     let deadline = response_timeout.map(|timeout| (Instant::now() + timeout, timeout));
@@ -66,8 +80,7 @@ async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<
         lane.answered(response.version());
     }
     let until = deadline.map_or_else(|| Instant::now() + REFUSED_BODY_TIMEOUT, |(at, _)| at);
-    let mut response = check(response, &url, until).await?;
-    receive(&mut response, &mut parser, read_timeout, reports).await
+    Ok((check(response, &url, until).await?, lane))
 }
 
 /// Reads an open stream until it ends; `Ok` when the done sentinel arrived.
@@ -220,7 +233,16 @@ pub(crate) async fn check(
             content_type.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         return Err(SseError::ContentType { url, content_type });
     }
+    body_only(&mut response);
     Ok(response)
+}
+
+/// Only the body is read from here on: the headers and extensions go now instead of staying for
+/// as long as the stream is open (over HTTP/2, 650 bytes per source). Not inlined into the
+/// async fn, whose future would keep room for the new map.
+fn body_only(response: &mut reqwest::Response) {
+    *response.headers_mut() = HeaderMap::new();
+    response.extensions_mut().clear();
 }
 
 /// `text/event-stream`, with any parameters, any case.
