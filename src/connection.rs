@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::error::{SourceUrl, SseError};
 use crate::lanes::LaneSlot;
-use crate::transport::{AttemptRequest, Report, ReportSender, StreamParser};
+use crate::transport::{AttemptRequest, Report, ReportSender, Reports, StreamParser};
 
 /// How long the body of a refused response may take when the source has no response timeout:
 /// its first bytes only go into the error message.
@@ -33,7 +33,7 @@ pub(crate) async fn run_attempt(request: Box<AttemptRequest>, reports: ReportSen
             Report::Ended(ended)
         }
     };
-    let _ = reports.send(vec![last]).await;
+    let _ = reports.send(smallvec::smallvec![last]).await;
 }
 
 /// Connects and streams; `Ok` when the done sentinel arrived, `Err` with why it ended otherwise.
@@ -92,14 +92,14 @@ pub(crate) async fn receive(
 ) -> Result<(), SseError> {
     let url = parser.url().clone();
     bevy::log::debug!("stream open");
-    if !reports.send(vec![Report::Opened]).await {
+    if !reports.send(smallvec::smallvec![Report::Opened]).await {
         return Err(SseError::StreamEnded { url });
     }
     // Bytes read but not reported yet: those of an event still arriving.
     let mut unreported = 0;
     let ended = read(response, parser, read_timeout, reports, &mut unreported).await;
     if unreported > 0 {
-        let _ = reports.send_received(unreported, Vec::new()).await;
+        let _ = reports.send_received(unreported, Reports::new()).await;
     }
     ended
 }
@@ -131,9 +131,9 @@ async fn read(
             Ok(None) => return Err(SseError::StreamEnded { url }),
             Err(source) => return Err(SseError::from_stream(url, source)),
         };
-        // Room for one report: most batches of a quiet stream hold one event, and the budget
-        // counts capacity; a burst's batches grow as they must.
-        let mut batch = Vec::with_capacity(1);
+        // Room for one report, inline: most batches of a quiet stream hold one event; a burst's
+        // batches grow as they must.
+        let mut batch = Reports::new();
         let mut bytes = chunk.len();
         let mut more = parser.feed(&chunk, &mut batch);
         // Chunks that are already here join the same batch: servers often send each event as
@@ -167,13 +167,15 @@ async fn read(
             }
         }
         *unreported += bytes as u64;
-        if !batch.is_empty()
-            && !reports
-                .send_received(std::mem::take(unreported), batch)
-                .await
-        {
-            // The ECS side is gone (app exit): stop quietly.
-            return Err(SseError::StreamEnded { url });
+        if !batch.is_empty() {
+            // Waiting for the budget holds only the cost, so that this future keeps one copy
+            // of the batch, not three (its inline report is 120 bytes, per source).
+            let received = std::mem::take(unreported);
+            let credit = reports.credit(received, &batch).await;
+            if !reports.send_with(credit, received, batch) {
+                // The ECS side is gone (app exit): stop quietly.
+                return Err(SseError::StreamEnded { url });
+            }
         }
         if !more {
             return Ok(());

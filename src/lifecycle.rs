@@ -167,7 +167,7 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
                 entity,
                 attempt: token.epoch,
                 received: 0,
-                reports: vec![Report::Ended(error)],
+                reports: smallvec::smallvec![Report::Ended(error)],
                 credit: Default::default(),
             });
             None

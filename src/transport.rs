@@ -46,6 +46,10 @@ pub(crate) enum Report {
     Done,
 }
 
+/// A batch's reports: one inline (a quiet stream's batch, sent and applied without a heap
+/// allocation), more on the heap.
+pub(crate) type Reports = smallvec::SmallVec<[Report; 1]>;
+
 /// Reports of one attempt of one source, in stream order.
 #[derive(Debug)]
 pub(crate) struct ReportBatch {
@@ -55,7 +59,7 @@ pub(crate) struct ReportBatch {
     /// report, so that a one-event batch is one report (at 10,000 sources, every report of a
     /// frame is a cache miss on the game's thread).
     pub(crate) received: u64,
-    pub(crate) reports: Vec<Report>,
+    pub(crate) reports: Reports,
     /// The batch's share of the byte budget, given back when the batch is dropped.
     pub(crate) credit: Credit,
 }
@@ -106,7 +110,7 @@ impl ReportSender {
         }
     }
 
-    fn batch(&self, received: u64, reports: Vec<Report>, credit: Credit) -> ReportBatch {
+    fn batch(&self, received: u64, reports: Reports, credit: Credit) -> ReportBatch {
         ReportBatch {
             entity: self.entity,
             attempt: self.attempt,
@@ -118,26 +122,45 @@ impl ReportSender {
 
     /// Sends, waiting while the byte budget is spent (backpressure).
     /// `false`: the ECS side is gone.
-    pub(crate) async fn send(&self, reports: Vec<Report>) -> bool {
+    pub(crate) async fn send(&self, reports: Reports) -> bool {
         self.send_received(0, reports).await
     }
 
     /// [`send`](Self::send) with the body bytes read since the last batch.
-    pub(crate) async fn send_received(&self, received: u64, reports: Vec<Report>) -> bool {
-        let credit = match &self.budget {
-            Some(budget) => budget.acquire(cost(received, &reports)).await,
-            None => Credit::default(),
-        };
+    pub(crate) async fn send_received(&self, received: u64, reports: Reports) -> bool {
+        let credit = self.credit(received, &reports).await;
+        self.send_with(credit, received, reports)
+    }
+
+    /// Waits until the byte budget has room for a batch of `reports` and `received` body bytes,
+    /// and takes it. The future holds only the cost.
+    pub(crate) fn credit(
+        &self,
+        received: u64,
+        reports: &Reports,
+    ) -> impl Future<Output = Credit> + use<> {
+        let budget = self.budget.clone();
+        let cost = cost(received, reports);
+        async move {
+            match budget {
+                Some(budget) => budget.acquire(cost).await,
+                None => Credit::default(),
+            }
+        }
+    }
+
+    /// Sends a batch whose [`credit`](Self::credit) was taken: at once, since the channel is
+    /// bounded by the budget alone. `false`: the ECS side is gone.
+    pub(crate) fn send_with(&self, credit: Credit, received: u64, reports: Reports) -> bool {
         self.tx
-            .send(self.batch(received, reports, credit))
-            .await
+            .try_send(self.batch(received, reports, credit))
             .is_ok()
     }
 
     /// Sends without waiting and outside the byte budget (the in-memory transport, bounded by
     /// its script; the channel is bounded by that budget only). Nothing is sent once the ECS
     /// side is gone.
-    pub(crate) fn send_now(&self, received: u64, reports: Vec<Report>) {
+    pub(crate) fn send_now(&self, received: u64, reports: Reports) {
         let _ = self
             .tx
             .try_send(self.batch(received, reports, Credit::default()));
@@ -146,8 +169,7 @@ impl ReportSender {
 
 /// What a batch holds on to until the game applies it: its reports, and the body bytes read for
 /// it (its events share those buffers).
-#[allow(clippy::ptr_arg)] // the capacity is the cost, not the length
-fn cost(received: u64, reports: &Vec<Report>) -> usize {
+fn cost(received: u64, reports: &Reports) -> usize {
     let body = usize::try_from(received).unwrap_or(usize::MAX);
     body.saturating_add(reports.capacity() * std::mem::size_of::<Report>())
 }
@@ -212,7 +234,7 @@ impl StreamParser {
 
     /// Parses one chunk into `reports`. Returns `false` once the done sentinel arrived: nothing
     /// after it is reported, and the stream should end with [`Report::Done`].
-    pub(crate) fn feed(&mut self, chunk: &bytes::Bytes, reports: &mut Vec<Report>) -> bool {
+    pub(crate) fn feed(&mut self, chunk: &bytes::Bytes, reports: &mut Reports) -> bool {
         if self.done {
             return false;
         }
@@ -263,7 +285,7 @@ fn decode(
     decoders: &[(Box<str>, typed::Decoder)],
     url: &SourceUrl,
     event: MessageEvent,
-    reports: &mut Vec<Report>,
+    reports: &mut Reports,
 ) -> Report {
     let Some(decoder) = typed::find(decoders, event.event_type()) else {
         return Report::Message(event);

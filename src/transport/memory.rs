@@ -8,7 +8,9 @@ use bevy::prelude::{Entity, Resource};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 
-use super::{AttemptHandle, AttemptRequest, Report, ReportSender, StreamParser, Transport};
+use super::{
+    AttemptHandle, AttemptRequest, Report, ReportSender, Reports, StreamParser, Transport,
+};
 use crate::error::{SourceUrl, SseError};
 
 /// A transport that a test drives by hand: every attempt the plugin starts is recorded as a
@@ -209,11 +211,11 @@ impl MemoryAttempt {
         !self.is_cancelled() && !self.is_ended()
     }
 
-    fn report(&self, reports: Vec<Report>) {
+    fn report(&self, reports: Reports) {
         self.report_received(0, reports);
     }
 
-    fn report_received(&self, received: u64, reports: Vec<Report>) {
+    fn report_received(&self, received: u64, reports: Reports) {
         // A cancelled attempt reports nothing more, as its task would not.
         if !self.is_live() || (received == 0 && reports.is_empty()) {
             return;
@@ -222,13 +224,13 @@ impl MemoryAttempt {
     }
 
     fn finish(&self, last: Report) {
-        self.report(vec![last]);
+        self.report(smallvec::smallvec![last]);
         self.0.ended.store(true, Ordering::Relaxed);
     }
 
     /// The server answers 200 with `text/event-stream`: the stream opens.
     pub fn open(&self) -> &Self {
-        self.report(vec![Report::Opened]);
+        self.report(smallvec::smallvec![Report::Opened]);
         self
     }
 
@@ -239,7 +241,7 @@ impl MemoryAttempt {
             return self;
         }
         let chunk = bytes::Bytes::copy_from_slice(bytes.as_ref());
-        let mut reports = Vec::new();
+        let mut reports = Reports::new();
         let more = self
             .0
             .parser
