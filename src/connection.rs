@@ -40,11 +40,10 @@ pub(crate) async fn run_attempt(request: Box<AttemptRequest>, reports: ReportSen
 async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<(), SseError> {
     let mut parser = StreamParser::new(&request);
     let read_timeout = request.read_timeout;
-    let (mut response, lane) = respond(request).await?;
+    let (mut response, _lane) = respond(request).await?;
     let ended = receive(&mut response, &mut parser, read_timeout, reports).await;
-    // The lane place goes after the response, and so after its HTTP/2 stream.
+    // The response, and so its HTTP/2 stream, goes before the lane place.
     drop(response);
-    drop(lane);
     ended
 }
 
