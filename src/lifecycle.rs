@@ -26,6 +26,7 @@ use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, Repor
 
 /// The running attempt. Dropping it cancels the attempt.
 #[derive(Component)]
+#[component(storage = "SparseSet")]
 pub(crate) struct Attempt {
     /// `None` when the request could not be built: its failure is already queued.
     _handle: Option<AttemptHandle>,
@@ -37,19 +38,23 @@ pub(crate) struct Attempt {
 
 /// Waiting to reconnect until this time on the network clock ([`network_now`]).
 #[derive(Component)]
+#[component(storage = "SparseSet")]
 pub(crate) struct RetryAt(pub(crate) Duration);
 
 /// A new source, to open at the next `PreUpdate`: observers and components added in the frame
 /// it was spawned in see the whole story, from `Initial` on.
 #[derive(Component)]
+#[component(storage = "SparseSet")]
 pub(crate) struct PendingOpen;
 
 /// The source's [`EventSource`] was removed (the entity stays): inserting one again reopens it.
 #[derive(Component)]
+#[component(storage = "SparseSet")]
 struct Detached;
 
 /// Attempts that failed in a row.
 #[derive(Component, Default)]
+#[component(storage = "SparseSet")]
 struct FailedAttempts(u32);
 
 /// The source's logging context: a span with its entity and URL (redacted), remade when the URL
@@ -58,6 +63,16 @@ struct FailedAttempts(u32);
 pub(crate) struct SourceSpan {
     span: Span,
     url: String,
+}
+
+/// Before the first attempt: no span, and no URL (so the first attempt makes its span).
+impl Default for SourceSpan {
+    fn default() -> Self {
+        Self {
+            span: Span::none(),
+            url: String::new(),
+        }
+    }
 }
 
 pub(crate) fn span_of(world: &World, entity: Entity) -> Span {
@@ -190,6 +205,9 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         ));
     let _ = enter(world, token, ReadyState::Connecting);
 }
+
+/// The [`Name`] a source is spawned with when it has none, until [`source_name`] replaces it.
+pub(crate) const UNNAMED: &str = "sse (unnamed)";
 
 /// The [`Name`] a source gets when it has none: `sse host/path`, without the query or any
 /// credentials.
@@ -537,4 +555,5 @@ pub(crate) fn resume(world: &mut World) {
 
 /// Closed by [`suspend`], to reopen on resume.
 #[derive(Component)]
+#[component(storage = "SparseSet")]
 pub(crate) struct Suspended;

@@ -10,6 +10,7 @@ use reqwest::Method;
 use crate::diagnostics::SseSourceStats;
 use crate::error::redact;
 use crate::guard::Epoch;
+use crate::lifecycle::SourceSpan;
 use crate::typed::Decoders;
 
 /// The reconnection time a source starts with, as BestHTTP and browsers use.
@@ -36,7 +37,18 @@ pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(2);
 /// Its `Debug` shows header names but not their values, the body's length but not the body,
 /// and the URL without its query or credentials: it is safe to log.
 #[derive(Component, Clone)]
-#[require(ReadyState, LastEventId, ReconnectionTime, SseSourceStats, Epoch)]
+// Every component a source ever has in a table comes with it, so it never moves to another
+// table (each move left the old table's capacity behind: at 10,000 sources, ~1 KiB each). Its
+// transient components are sparse sets. The `Name` is made from the URL when it is added.
+#[require(
+    ReadyState,
+    LastEventId,
+    ReconnectionTime,
+    SseSourceStats,
+    Epoch,
+    SourceSpan,
+    Name = Name::new(crate::lifecycle::UNNAMED)
+)]
 pub struct EventSource {
     url: String,
     method: Method,

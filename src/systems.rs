@@ -47,16 +47,16 @@ pub(crate) fn on_remove_source(
     commands.queue(move |world: &mut World| lifecycle::source_removed(world, entity, was));
 }
 
-/// A source without a [`Name`] gets one from its URL: `sse host/path`.
+/// A source spawned without a [`Name`] gets one from its URL: `sse host/path` (in place: it
+/// came with the placeholder, so the source stays in its table).
 pub(crate) fn name_source(
     add: On<Add, EventSource>,
-    sources: Query<&EventSource, Without<Name>>,
-    mut commands: Commands,
+    mut sources: Query<(&EventSource, &mut Name)>,
 ) {
-    if let Ok(source) = sources.get(add.entity) {
-        commands
-            .entity(add.entity)
-            .try_insert_if_new(lifecycle::source_name(source.url()));
+    if let Ok((source, mut name)) = sources.get_mut(add.entity)
+        && name.as_str() == lifecycle::UNNAMED
+    {
+        *name = lifecycle::source_name(source.url());
     }
 }
 
