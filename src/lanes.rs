@@ -74,30 +74,51 @@ mod imp {
         /// built for: when either changes, the lanes start over (attempts already running keep
         /// the client they went out on).
         built_for: Option<(Tick, Option<Tick>)>,
-        /// Whether the plugin warned that it cannot add lanes.
-        warned: bool,
     }
 
     /// One origin's streams.
     struct Origin {
-        /// Set by an attempt whose response was HTTP/1.x.
-        http1: Arc<AtomicBool>,
+        known: Arc<Known>,
         /// Streams per lane, counted down by [`LaneSlot`]s as attempts end.
         streams: Vec<Arc<AtomicU32>>,
+    }
+
+    /// What the attempts learnt about an origin.
+    struct Known {
+        /// `scheme://host:port`, for the warning.
+        origin: String,
+        /// One of its responses was HTTP/1.x.
+        http1: AtomicBool,
+        /// The plugin warned that its streams share one connection past the limit.
+        warned: AtomicBool,
     }
 
     /// An attempt's place on a lane: it travels with the attempt to the IO side and frees the
     /// place when the attempt ends there (its response, and so its stream, dropped first).
     pub(crate) struct LaneSlot {
         streams: Arc<AtomicU32>,
-        http1: Arc<AtomicBool>,
+        known: Arc<Known>,
+        /// The limit, when the lane is the only one (a client inserted without a builder).
+        alone_past: Option<u32>,
     }
 
     impl LaneSlot {
         /// The origin answered with `version`: from HTTP/1.x on, its attempts are not spread.
+        /// Over HTTP/2 on a lane that cannot be spread, past the limit: a warning, once.
         pub(crate) fn answered(&self, version: reqwest::Version) {
             if version < reqwest::Version::HTTP_2 {
-                self.http1.store(true, Ordering::Relaxed);
+                self.known.http1.store(true, Ordering::Relaxed);
+            } else if let Some(cap) = self.alone_past
+                && self.streams.load(Ordering::Relaxed) > cap
+                && !self.known.warned.swap(true, Ordering::Relaxed)
+            {
+                warn!(
+                    "more than {cap} event streams to {} share one HTTP/2 connection, and the \
+                     server may hold back every stream past its limit: insert an \
+                     SseClientBuilder (instead of an SseClient) so that the plugin can open \
+                     more connections",
+                    self.known.origin
+                );
             }
         }
     }
@@ -129,18 +150,19 @@ mod imp {
         if lanes.built_for != Some(ticks) {
             *lanes = Lanes {
                 built_for: Some(ticks),
-                warned: lanes.warned,
                 ..Lanes::default()
             };
         }
-        let origin = lanes
-            .origins
-            .entry(url.origin().ascii_serialization())
-            .or_insert_with(|| Origin {
-                http1: Arc::default(),
-                streams: vec![Arc::default()],
-            });
-        if origin.http1.load(Ordering::Relaxed) {
+        let key = url.origin().ascii_serialization();
+        let origin = lanes.origins.entry(key.clone()).or_insert_with(|| Origin {
+            known: Arc::new(Known {
+                origin: key,
+                http1: AtomicBool::new(false),
+                warned: AtomicBool::new(false),
+            }),
+            streams: vec![Arc::default()],
+        });
+        if origin.known.http1.load(Ordering::Relaxed) {
             return Ok((first, None));
         }
         let free = origin
@@ -150,17 +172,8 @@ mod imp {
         let lane = match free {
             Some(lane) => lane,
             None if can_grow => origin.streams.len(),
-            None => {
-                if !std::mem::replace(&mut lanes.warned, true) {
-                    warn!(
-                        "more than {cap} event streams to {} share one HTTP/2 connection, and \
-                         the server may hold back every stream past its limit: insert an \
-                         SseClientBuilder so that the plugin can open more connections",
-                        url.origin().ascii_serialization()
-                    );
-                }
-                0
-            }
+            // The one client there is: its responses warn if it is HTTP/2.
+            None => 0,
         };
         if lane == origin.streams.len() {
             origin.streams.push(Arc::default());
@@ -168,7 +181,8 @@ mod imp {
         origin.streams[lane].fetch_add(1, Ordering::Relaxed);
         let slot = LaneSlot {
             streams: origin.streams[lane].clone(),
-            http1: origin.http1.clone(),
+            known: origin.known.clone(),
+            alone_past: (!can_grow).then_some(cap),
         };
         let built = lanes.clients.len();
         if lane == 0 {

@@ -8,6 +8,8 @@
 
 #[path = "it/support/app.rs"]
 mod app;
+#[path = "../examples/support/loopback.rs"]
+mod loopback;
 #[path = "it/support/pki.rs"]
 mod pki;
 
@@ -301,4 +303,82 @@ fn max_streams_per_connection_caps_the_streams_one_connection_carries() {
     let streams = server.streams_per_connection();
     assert_eq!(streams.len(), 5, "{streams:?}");
     assert!(streams.values().all(|n| *n == 10), "{streams:?}");
+}
+
+/// Everything a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_client_inserted_without_a_builder_warns_when_its_one_http2_connection_is_past_the_limit() {
+    // Warnings from every thread (the IO thread's too), for this test binary.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = bevy::log::tracing_subscriber::fmt()
+        .with_max_level(bevy::log::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    bevy::log::tracing::subscriber::set_global_default(subscriber).unwrap();
+    let warned = || String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+
+    // Over HTTP/1.1 every stream has a connection of its own: no warning, past the limit too.
+    let http1 = loopback::serve(
+        "http1 server",
+        axum::Router::new().route(
+            "/s/{i}",
+            get(|Path(source): Path<usize>| async move {
+                let event = Event::default().data(source.to_string());
+                Sse::new(stream::once(Ok::<_, Infallible>(event)).chain(stream::pending()))
+            }),
+        ),
+    );
+    let mut app = test_app();
+    app.insert_resource(SseClient(reqwest::Client::new()));
+    collect::<SseMessage>(&mut app);
+    for i in 0..150 {
+        app.world_mut()
+            .spawn(EventSource::new(format!("http://{http1}/s/{i}")));
+    }
+    update_until(&mut app, "150 HTTP/1.1 streams", |app| {
+        received(app).len() == 150
+    });
+    assert_eq!(warned(), "");
+
+    let server = H2Server::start(None);
+    let mut app = test_app();
+    // A client cannot be copied into a second pool: every stream goes on its one connection.
+    app.insert_resource(SseClient(
+        reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .unwrap(),
+    ));
+    collect::<SseMessage>(&mut app);
+    for i in 0..150 {
+        app.world_mut().spawn(EventSource::new(server.url(i)));
+    }
+    update_until(&mut app, "the warning", |_| {
+        warned().contains("SseClientBuilder")
+    });
+    let text = warned();
+    assert!(
+        text.contains(&format!(
+            "more than 100 event streams to http://{}",
+            server.addr
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("SseClientBuilder").count(), 1, "once: {text}");
 }
