@@ -63,13 +63,16 @@ mod imp {
     };
     use crate::settings::SseSettings;
 
+    /// From this many origins on, a new one first makes the lanes forget the idle ones.
+    pub(super) const FORGET_IDLE_FROM: usize = 64;
+
     /// The lanes beyond the first, and each origin's streams on every lane.
     #[derive(Default)]
     pub(crate) struct Lanes {
         /// Lanes 1, 2, …: built when first needed, kept while the [`SseClient`] stays.
-        clients: Vec<reqwest::Client>,
+        pub(super) clients: Vec<reqwest::Client>,
         /// By origin (`scheme://host:port`).
-        origins: HashMap<String, Origin>,
+        pub(super) origins: HashMap<String, Origin>,
         /// The change ticks of the [`SseClient`] and the [`SseClientBuilder`] these lanes were
         /// built for: when either changes, the lanes start over (attempts already running keep
         /// the client they went out on).
@@ -77,10 +80,10 @@ mod imp {
     }
 
     /// One origin's streams.
-    struct Origin {
+    pub(super) struct Origin {
         known: Arc<Known>,
         /// Streams per lane, counted down by [`LaneSlot`]s as attempts end.
-        streams: Vec<Arc<AtomicU32>>,
+        pub(super) streams: Vec<Arc<AtomicU32>>,
     }
 
     /// What the attempts learnt about an origin.
@@ -154,6 +157,15 @@ mod imp {
             };
         }
         let key = url.origin().ascii_serialization();
+        if !lanes.origins.contains_key(&key) && lanes.origins.len() >= FORGET_IDLE_FROM {
+            // A game that met many origins over time: those with no stream left are forgotten.
+            lanes.origins.retain(|_, origin| {
+                origin
+                    .streams
+                    .iter()
+                    .any(|streams| streams.load(Ordering::Relaxed) > 0)
+            });
+        }
         let origin = lanes.origins.entry(key.clone()).or_insert_with(|| Origin {
             known: Arc::new(Known {
                 origin: key,
@@ -198,5 +210,69 @@ mod imp {
         }
         let client = world.resource::<SseRuntime>().lanes.clients[lane - 1].clone();
         Ok((client, Some(slot)))
+    }
+}
+
+#[cfg(all(test, feature = "http2"))]
+mod tests {
+    use bevy::prelude::*;
+
+    use super::client_for;
+    use crate::runtime::SseRuntime;
+    use crate::settings::SseSettings;
+
+    fn world() -> World {
+        let mut world = World::new();
+        world.insert_resource(SseSettings::default());
+        world.insert_resource(SseRuntime::new(256, 1 << 20, None));
+        world
+    }
+
+    fn url(host: usize) -> reqwest::Url {
+        reqwest::Url::parse(&format!("http://host{host}.test/events")).unwrap()
+    }
+
+    #[test]
+    fn an_origin_fills_lanes_of_at_most_the_limit_and_a_freed_place_is_taken_again() {
+        let mut world = world();
+        let slots: Vec<_> = (0..250)
+            .map(|_| client_for(&mut world, &url(0)).unwrap().1.unwrap())
+            .collect();
+        let origins = &world.resource::<SseRuntime>().lanes.origins;
+        let streams: Vec<u32> = origins["http://host0.test"]
+            .streams
+            .iter()
+            .map(|streams| streams.load(std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        assert_eq!(streams, [100, 100, 50]);
+        assert_eq!(world.resource::<SseRuntime>().lanes.clients.len(), 2);
+        drop(slots);
+        let _again = client_for(&mut world, &url(0)).unwrap().1.unwrap();
+        let origins = &world.resource::<SseRuntime>().lanes.origins;
+        assert_eq!(
+            origins["http://host0.test"].streams[0].load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn idle_origins_are_forgotten_once_there_are_many() {
+        let mut world = world();
+        let held = client_for(&mut world, &url(0)).unwrap().1;
+        for host in 1..200 {
+            // Each attempt ends at once: its origin is idle.
+            let _ = client_for(&mut world, &url(host)).unwrap();
+        }
+        let origins = &world.resource::<SseRuntime>().lanes.origins;
+        assert!(
+            origins.len() <= super::imp::FORGET_IDLE_FROM,
+            "{}",
+            origins.len()
+        );
+        assert!(
+            origins.contains_key("http://host0.test"),
+            "an origin with a stream stays"
+        );
+        drop(held);
     }
 }
