@@ -54,6 +54,8 @@ struct Tally {
 
 /// The loop's frame time.
 const FRAME: Duration = Duration::from_millis(1);
+/// The fixed timestep: nothing runs in it, but Bevy drops messages by it.
+const FIXED: Duration = Duration::from_micros(100);
 
 fn main() -> ExitCode {
     let mut options = match parse_args(std::env::args().skip(1)) {
@@ -77,10 +79,12 @@ fn main() -> ExitCode {
         MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(FRAME)),
         SsePlugin::default(),
     ))
+    .set_runner(run)
     // Bevy keeps messages until two fixed timesteps have run (31 ms at the default 64 Hz); at
     // millions of events a second and 1 ms frames that alone held 137,000 messages (30 MB). A
-    // fixed timestep of one frame drops them after two frames.
-    .insert_resource(Time::<Fixed>::from_duration(FRAME))
+    // fixed timestep as short as the shortest frames (back to back ones, below) drops them after
+    // two frames.
+    .insert_resource(Time::<Fixed>::from_duration(FIXED))
     .insert_resource(options.clone())
     .init_resource::<Tally>()
     .add_systems(Startup, spawn_source)
@@ -107,6 +111,33 @@ fn main() -> ExitCode {
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),
+    }
+}
+
+/// The frame loop: a frame a millisecond, and the next one at once after a frame that took in
+/// body bytes worth a quarter of the byte budget or more (the budget also counts each event's
+/// report, so a full budget is about half body bytes). A fast stream is then limited by the budget a frame takes in
+/// (1 MiB a millisecond would be about 5 million events a second), and waiting for the next
+/// millisecond would only leave the IO thread idle; slower streams are taken in a millisecond's
+/// worth at a time (frames back to back would each take a handful of events, at a cost per
+/// frame), and a quiet one sleeps.
+fn run(mut app: App) -> AppExit {
+    while app.plugins_state() == bevy::app::PluginsState::Adding {}
+    app.finish();
+    app.cleanup();
+    let busy = (SsePlugin::default().max_queued_bytes / 4) as u64;
+    let mut bytes = 0;
+    loop {
+        let started = std::time::Instant::now();
+        app.update();
+        if let Some(exit) = app.should_exit() {
+            return exit;
+        }
+        let total = app.world().resource::<SseStats>().total_bytes;
+        let took = total - std::mem::replace(&mut bytes, total);
+        if took < busy {
+            std::thread::sleep(FRAME.saturating_sub(started.elapsed()));
+        }
     }
 }
 
