@@ -133,22 +133,10 @@ fn main() {
 // ---- the server -------------------------------------------------------------------------------
 
 /// Accepts every connection, answers 200 `text/event-stream`, then once a second writes the
-/// same event to every connection at once. Prints its port, then how many events it sent to how
-/// many connections on each tick, to stderr.
+/// same event to every connection at once. Prints its port.
 fn server() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap());
-        std::io::stdout().flush().unwrap();
-        let tick = ticker();
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
+    run_server(|tick| {
+        move |mut stream| {
             let mut ticks = tick.subscribe();
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -175,35 +163,12 @@ fn server() {
     });
 }
 
-/// Sends the same event to every subscriber once a second.
-fn ticker() -> tokio::sync::broadcast::Sender<Arc<[u8]>> {
-    let (tick, _) = tokio::sync::broadcast::channel::<Arc<[u8]>>(4);
-    let ticker = tick.clone();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_secs(1));
-        for seq in 0u64.. {
-            interval.tick().await;
-            let event = format!("id: {seq}\ndata: {{\"seq\":{seq},\"px\":101.25}}\n\n");
-            let _ = ticker.send(Arc::from(event.into_bytes()));
-        }
-    });
-    tick
-}
-
 /// [`server`] over HTTP/2 with prior knowledge: hyper's server, at most 100 concurrent streams
 /// per connection (a typical server's limit), each stream's body the same ticks.
 fn h2_server() {
-    use axum::body::{Body, Bytes};
+    use axum::body::Body;
     use axum::response::Response;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap());
-        std::io::stdout().flush().unwrap();
-        let tick = ticker();
+    run_server(|tick| {
         let router = axum::Router::new().route(
             "/",
             axum::routing::get(move || {
@@ -211,10 +176,7 @@ fn h2_server() {
                 async move {
                     let body = futures_lite::stream::unfold(ticks, |mut ticks| async move {
                         let event = ticks.recv().await.ok()?;
-                        Some((
-                            Ok::<_, std::io::Error>(Bytes::copy_from_slice(&event)),
-                            ticks,
-                        ))
+                        Some((Ok::<_, std::io::Error>(event), ticks))
                     });
                     Response::builder()
                         .header("content-type", "text/event-stream")
@@ -224,10 +186,7 @@ fn h2_server() {
                 }
             }),
         );
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
+        move |stream| {
             let service = hyper_util::service::TowerToHyperService::new(router.clone());
             tokio::spawn(
                 hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
@@ -236,6 +195,47 @@ fn h2_server() {
             );
         }
     });
+}
+
+/// A server process: a current-thread runtime, a listener on 127.0.0.1:0 whose address goes to
+/// stdout, and the ticker; `setup` makes what each accepted connection is handed to. A failed
+/// accept (most likely `ulimit -n` below the sources) ends the process with the error, not a
+/// loop that retries it.
+fn run_server<C: FnMut(tokio::net::TcpStream)>(setup: impl FnOnce(Ticks) -> C) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        std::io::stdout().flush().unwrap();
+        let mut connection = setup(ticker());
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => connection(stream),
+                Err(error) => panic!("the server cannot accept: {error} (ulimit -n?)"),
+            }
+        }
+    });
+}
+
+/// The event every connection gets once a second.
+type Ticks = tokio::sync::broadcast::Sender<bytes::Bytes>;
+
+/// Sends the same event to every subscriber once a second.
+fn ticker() -> Ticks {
+    let (tick, _) = tokio::sync::broadcast::channel(4);
+    let ticker = tick.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        for seq in 0u64.. {
+            interval.tick().await;
+            let event = format!("id: {seq}\ndata: {{\"seq\":{seq},\"px\":101.25}}\n\n");
+            let _ = ticker.send(bytes::Bytes::from(event));
+        }
+    });
+    tick
 }
 
 // ---- measuring a client -----------------------------------------------------------------------

@@ -76,7 +76,8 @@ fn main() -> ExitCode {
 
     let mut app = App::new();
     app.add_plugins((
-        MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(FRAME)),
+        // The frame loop is `run`'s.
+        MinimalPlugins.build().disable::<ScheduleRunnerPlugin>(),
         SsePlugin::default(),
     ))
     .set_runner(run)
@@ -122,7 +123,10 @@ fn main() -> ExitCode {
 /// worth at a time (frames back to back would each take a handful of events, at a cost per
 /// frame), and a quiet one sleeps.
 fn run(mut app: App) -> AppExit {
-    while app.plugins_state() == bevy::app::PluginsState::Adding {}
+    // As Bevy's own runner starts.
+    while app.plugins_state() == bevy::app::PluginsState::Adding {
+        bevy::tasks::tick_global_task_pools_on_main_thread();
+    }
     app.finish();
     app.cleanup();
     let busy = (SsePlugin::default().max_queued_bytes / 4) as u64;

@@ -143,9 +143,9 @@ pub(crate) fn receive(world: &mut World) {
         progressed: false,
         bytes: 0,
     };
-    let capacity = world.resource::<SseRuntime>().max_batches_per_frame;
+    let max_batches = world.resource::<SseRuntime>().max_batches_per_frame;
     let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
-        fill(world, &mut inbox, capacity);
+        fill(world, &mut inbox, max_batches);
         let before = budget.messages;
         while !budget.spent() {
             let Some(entity) = inbox.turns.pop_front() else {
@@ -176,7 +176,7 @@ pub(crate) fn receive(world: &mut World) {
 
 /// Moves into the inbox what was queued when the step began, while it holds fewer batches than
 /// `max_batches_per_frame` (what a frame takes in).
-fn fill(world: &mut World, inbox: &mut Inbox, capacity: usize) {
+fn fill(world: &mut World, inbox: &mut Inbox, max_batches: usize) {
     for batch in std::mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
         inbox.push(batch);
     }
@@ -184,7 +184,7 @@ fn fill(world: &mut World, inbox: &mut Inbox, capacity: usize) {
     let rx = &runtime.rx;
     let queued = rx.len();
     for _ in 0..queued {
-        if inbox.held >= capacity {
+        if inbox.held >= max_batches {
             break;
         }
         match rx.try_recv() {

@@ -829,12 +829,12 @@ fn differ(a: &str, b: &str) -> bool {
     a.len() != b.len() || (!a.is_empty() && a != b)
 }
 
-/// UTF-8 decode with U+FFFD replacement. `from_utf8_lossy` walks the input chunk by chunk
-/// even when it is valid; the plain check is far faster for the valid case that nearly every
 /// Above this many bytes, an event's data buffer is handed over as the event's text instead of
 /// being copied into it (below, keeping the buffer's allocation for the next event is cheaper).
 const OWN_DATA_FROM: usize = 64 * 1024;
 
+/// UTF-8 decode with U+FFFD replacement. `from_utf8_lossy` walks the input chunk by chunk
+/// even when it is valid; the plain check is far faster for the valid case that nearly every
 /// stream is.
 #[inline]
 fn decode(bytes: &[u8]) -> Cow<'_, str> {

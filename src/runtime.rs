@@ -41,11 +41,11 @@ pub(crate) struct SseRuntime {
 
 impl SseRuntime {
     pub(crate) fn new(
-        capacity: usize,
+        max_batches_per_frame: usize,
         queued_bytes: usize,
         tokio: Option<tokio::runtime::Handle>,
     ) -> Self {
-        let max_batches_per_frame = capacity.max(1);
+        let max_batches_per_frame = max_batches_per_frame.max(1);
         // Not bounded in batches: the byte budget bounds what waits, and an IO task that waits
         // for room in a full channel has to be woken from the game's thread, one by one (at
         // 10,000 sources that was half of the plugin's CPU time).
@@ -124,7 +124,7 @@ fn built_from(world: &World) -> Result<Tick, Option<Duration>> {
 }
 
 /// Whether the [`SseClient`] resource is the one the plugin built.
-#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+#[cfg(feature = "http2")]
 pub(crate) fn is_default_client(world: &World) -> bool {
     let ours = world.resource::<SseRuntime>().default_client;
     world

@@ -8,6 +8,8 @@
 
 #[path = "it/support/app.rs"]
 mod app;
+#[path = "it/support/logs.rs"]
+mod logs;
 #[path = "../examples/support/loopback.rs"]
 mod loopback;
 #[path = "it/support/pki.rs"]
@@ -70,42 +72,33 @@ impl H2Server {
             tokio_rustls::TlsAcceptor::from(Arc::new(config))
         });
         let shared = Arc::new(Shared::default());
-        let (tx, rx) = std::sync::mpsc::channel();
         let server = shared.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let (tcp, _) = listener.accept().await.unwrap();
-                    let mut connections = server.connections.lock().unwrap();
-                    let router = axum::Router::new()
-                        .route("/s/{i}", get(stream_for))
-                        .with_state(Connection {
-                            index: connections.len(),
-                            shared: server.clone(),
-                        });
-                    let acceptor = acceptor.clone();
-                    let task = tokio::spawn(async move {
-                        match acceptor {
-                            Some(acceptor) => {
-                                if let Ok(tls) = acceptor.accept(tcp).await {
-                                    serve(tls, router).await;
-                                }
-                            }
-                            None => serve(tcp, router).await,
-                        }
+        let addr = loopback::spawn("http2 server", move |listener| async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut connections = server.connections.lock().unwrap();
+                let router = axum::Router::new()
+                    .route("/s/{i}", get(stream_for))
+                    .with_state(Connection {
+                        index: connections.len(),
+                        shared: server.clone(),
                     });
-                    connections.push(task.abort_handle());
-                }
-            });
+                let acceptor = acceptor.clone();
+                let task = tokio::spawn(async move {
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(tcp).await {
+                                serve(tls, router).await;
+                            }
+                        }
+                        None => serve(tcp, router).await,
+                    }
+                });
+                connections.push(task.abort_handle());
+            }
         });
         Self {
-            addr: rx.recv().unwrap(),
+            addr,
             tls: pki.is_some(),
             shared,
         }
@@ -305,33 +298,12 @@ fn max_streams_per_connection_caps_the_streams_one_connection_carries() {
     assert!(streams.values().all(|n| *n == 10), "{streams:?}");
 }
 
-/// Everything a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_client_inserted_without_a_builder_warns_when_its_one_http2_connection_is_past_the_limit() {
     // Warnings from every thread (the IO thread's too), for this test binary.
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = bevy::log::tracing_subscriber::fmt()
-        .with_max_level(bevy::log::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (captured, subscriber) = logs::capture(bevy::log::Level::WARN);
     bevy::log::tracing::subscriber::set_global_default(subscriber).unwrap();
-    let warned = || String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let warned = || captured.text();
 
     // Over HTTP/1.1 every stream has a connection of its own: no warning, past the limit too.
     let http1 = loopback::serve(

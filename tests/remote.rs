@@ -8,6 +8,9 @@
 //! `cargo test --features games --test remote`.
 #![cfg(feature = "games")]
 
+#[path = "../examples/support/loopback.rs"]
+#[allow(dead_code)] // its axum `serve` is not used here
+mod loopback;
 #[path = "../examples/support/remote_scene.rs"]
 mod remote_scene;
 
@@ -198,36 +201,25 @@ struct Proxy {
 impl Proxy {
     fn start(port: u16) -> Self {
         let (upstream, watch) = tokio::sync::watch::channel(port);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                loop {
-                    let Ok((mut client, _)) = listener.accept().await else {
+        let addr = loopback::spawn("scene forwarder", move |listener| async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut watch = watch.clone();
+                let port = *watch.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                    else {
                         return;
                     };
-                    let mut watch = watch.clone();
-                    let port = *watch.borrow_and_update();
-                    tokio::spawn(async move {
-                        let Ok(mut server) =
-                            tokio::net::TcpStream::connect(("127.0.0.1", port)).await
-                        else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            _ = watch.changed() => {}
-                        }
-                    });
-                }
-            });
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.changed() => {}
+                    }
+                });
+            }
         });
-        let addr = rx.recv().unwrap();
         Self { addr, upstream }
     }
 

@@ -1,11 +1,23 @@
-//! Runs an axum app on 127.0.0.1:0 on a thread of its own (a current-thread tokio runtime), for
-//! the examples' embedded demo servers.
+//! Servers on 127.0.0.1:0, each on a thread of its own (a current-thread tokio runtime): the
+//! examples' embedded demo servers, and the tests' servers.
 
 use std::net::SocketAddr;
 
 /// Starts `app` on a background thread named `name`; returns its address once it accepts
 /// connections.
 pub fn serve(name: &str, app: axum::Router) -> SocketAddr {
+    spawn(name, |listener| async move {
+        axum::serve(listener, app).await.expect("demo server");
+    })
+}
+
+/// Binds a listener on 127.0.0.1:0 and runs `server` with it on a background thread named
+/// `name`; returns the listener's address once it accepts connections.
+pub fn spawn<F, Fut>(name: &str, server: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(name.to_owned())
@@ -20,9 +32,9 @@ pub fn serve(name: &str, app: axum::Router) -> SocketAddr {
                     .expect("bind loopback");
                 tx.send(listener.local_addr().expect("local address"))
                     .expect("send the address");
-                axum::serve(listener, app).await.expect("demo server");
+                server(listener).await;
             });
         })
-        .expect("spawn the demo server thread");
-    rx.recv().expect("demo server address")
+        .expect("spawn the server thread");
+    rx.recv().expect("server address")
 }

@@ -89,7 +89,8 @@ impl MessageEvent {
 
     /// [`from_parts`](Self::from_parts) for data the parser owns: the event type is appended to
     /// it and the buffer becomes the event's text without a copy (a 16 MiB event is not copied
-    /// once more).
+    /// once more; a named event's type may have to grow the buffer, which for blocks that large
+    /// glibc grows by remapping pages rather than copying).
     pub(crate) fn from_owned_data(
         mut data: String,
         event_type: &str,

@@ -139,7 +139,6 @@ struct Shared {
     url: SourceUrl,
     parser: Mutex<StreamParser>,
     reports: ReportSender,
-    /// Reports the channel had no room for yet, oldest first.
     cancelled: AtomicBool,
     ended: AtomicBool,
 }

@@ -3,48 +3,12 @@
 //! stream, a reconnection, a refusal, a bad header and a refused connection.
 
 use crate::support::app;
+use crate::support::logs::capture;
 use crate::support::server;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use app::*;
-use bevy::log::tracing_subscriber;
 use bevy_eventsource::prelude::*;
 use server::*;
-
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// A subscriber that writes everything at `info` and above into the returned capture.
-fn capture_info() -> (Captured, impl bevy::log::tracing::Subscriber + Send + Sync) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(bevy::log::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, subscriber)
-}
 
 fn secret_source(url: String) -> EventSource {
     EventSource::new(url)
@@ -55,7 +19,7 @@ fn secret_source(url: String) -> EventSource {
 
 #[test]
 fn no_secret_reaches_the_logs_at_info_or_above() {
-    let (captured, subscriber) = capture_info();
+    let (captured, subscriber) = capture(bevy::log::Level::INFO);
     bevy::log::tracing::subscriber::set_global_default(subscriber).unwrap();
 
     // A stream that ends, a reconnection that is refused with 401.
@@ -112,7 +76,7 @@ fn no_secret_reaches_the_logs_at_info_or_above() {
 
 #[test]
 fn the_logging_context_follows_set_url() {
-    let (captured, subscriber) = capture_info();
+    let (captured, subscriber) = capture(bevy::log::Level::INFO);
     let _guard = bevy::log::tracing::subscriber::set_default(subscriber);
 
     let (mut app, network) = memory_app();

@@ -2,6 +2,7 @@
 //! server certificate made by rcgen for this run: a client that trusts the root gets the events;
 //! the default client refuses the certificate with a typed, fatal error and gets none.
 
+use crate::loopback;
 use crate::support::app;
 use crate::support::pki::{Pki, pki};
 
@@ -31,57 +32,48 @@ fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Se
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let server_seen = seen.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (tcp, _) = listener.accept().await.unwrap();
-                let acceptor = acceptor.clone();
-                let seen = server_seen.clone();
-                tokio::spawn(async move {
-                    let mut tls = match acceptor.accept(tcp).await {
-                        Ok(tls) => tls,
-                        Err(error) => {
-                            seen.lock().unwrap().refused.push(error.to_string());
-                            return;
-                        }
-                    };
-                    seen.lock().unwrap().handshakes += 1;
-                    let mut head = Vec::new();
-                    let mut buf = [0; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match tls.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    if tls.write_all(BODY.as_bytes()).await.is_err() {
+    let addr = loopback::spawn("tls server", move |listener| async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            let seen = server_seen.clone();
+            tokio::spawn(async move {
+                let mut tls = match acceptor.accept(tcp).await {
+                    Ok(tls) => tls,
+                    Err(error) => {
+                        seen.lock().unwrap().refused.push(error.to_string());
                         return;
                     }
-                    let _ = tls.flush().await;
-                    let first = seen.lock().unwrap().handshakes == 1;
-                    if corrupt_first && first {
-                        // A record the client cannot decrypt.
-                        let (tcp, _) = tls.get_mut();
-                        let junk = b"not a real TLS record";
-                        let mut record = vec![0x17, 0x03, 0x03, 0x00, junk.len() as u8];
-                        record.extend_from_slice(junk);
-                        let _ = tcp.write_all(&record).await;
-                        let _ = tcp.flush().await;
+                };
+                seen.lock().unwrap().handshakes += 1;
+                let mut head = Vec::new();
+                let mut buf = [0; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
-                    // Hold the stream open until the client goes away.
-                    while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
-                });
-            }
-        });
+                }
+                if tls.write_all(BODY.as_bytes()).await.is_err() {
+                    return;
+                }
+                let _ = tls.flush().await;
+                let first = seen.lock().unwrap().handshakes == 1;
+                if corrupt_first && first {
+                    // A record the client cannot decrypt.
+                    let (tcp, _) = tls.get_mut();
+                    let junk = b"not a real TLS record";
+                    let mut record = vec![0x17, 0x03, 0x03, 0x00, junk.len() as u8];
+                    record.extend_from_slice(junk);
+                    let _ = tcp.write_all(&record).await;
+                    let _ = tcp.flush().await;
+                }
+                // Hold the stream open until the client goes away.
+                while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
     });
-    (rx.recv().unwrap(), seen)
+    (addr, seen)
 }
 
 /// A test app whose client trusts this run's private root.
