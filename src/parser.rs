@@ -333,7 +333,7 @@ impl SseParser {
                 let mut line = mem::take(&mut self.line);
                 line.extend_from_slice(&input[..end]);
                 let share = Share::new(None);
-                let buf = Buf::new(&line, 0, &share);
+                let buf = &Buf::new(&line, 0, &share);
                 self.process_line(buf, 0, line.len(), &mut sink);
                 match self.pending_data.take() {
                     // The first data line of an event, a large one: the line buffer becomes the
@@ -358,7 +358,7 @@ impl SseParser {
         }
         let offset = chunk.len() - input.len();
         let share = Share::new(source.map(|bytes| (bytes, offset)));
-        let buf = Buf::new(input, start, &share);
+        let buf = &Buf::new(input, start, &share);
         while let Some(end) = ends.next_from(start) {
             self.process_line(buf, start, end, &mut sink);
             start = self.after_line_end(input, end);
@@ -429,7 +429,7 @@ impl SseParser {
 
     /// Moves a data value that is still a range of `buf` into the data buffer, before `buf` goes.
     #[inline]
-    fn flush_pending_data(&mut self, buf: Buf<'_>) {
+    fn flush_pending_data(&mut self, buf: &Buf<'_>) {
         if let Some(range) = self.pending_data.take() {
             self.data.extend_from_slice(&buf.bytes[range]);
             self.data.push(b'\n');
@@ -440,7 +440,7 @@ impl SseParser {
     #[inline]
     fn process_line(
         &mut self,
-        buf: Buf<'_>,
+        buf: &Buf<'_>,
         start: usize,
         end: usize,
         sink: &mut impl FnMut(Parsed<'_>),
@@ -452,6 +452,22 @@ impl SseParser {
         }
         if line.len() > self.limits.max_line_len {
             return self.line_too_long();
+        }
+        // The fields servers send, recognised by their first bytes: the name before the first
+        // colon is exactly the one matched. The general steps below give the same result.
+        let value_from = |name_len: usize| {
+            let value = start + name_len + 1;
+            value + usize::from(value < end && buf.bytes[value] == b' ')
+        };
+        match line {
+            [b'd', b'a', b't', b'a', b':', ..] => return self.append_data(buf, value_from(4)..end),
+            [b'i', b'd', b':', ..] => {
+                return self.process_field(b"id", buf, value_from(2)..end, sink);
+            }
+            [b'e', b'v', b'e', b'n', b't', b':', ..] => {
+                return self.event_type.set(value_from(5)..end);
+            }
+            _ => {}
         }
         match find_colon(line) {
             // "If the line starts with a U+003A COLON character (:): Ignore the line."
@@ -481,7 +497,7 @@ impl SseParser {
     fn process_field(
         &mut self,
         name: &[u8],
-        buf: Buf<'_>,
+        buf: &Buf<'_>,
         value: Range<usize>,
         sink: &mut impl FnMut(Parsed<'_>),
     ) {
@@ -514,7 +530,7 @@ impl SseParser {
     }
 
     #[inline]
-    fn append_data(&mut self, buf: Buf<'_>, value: Range<usize>) {
+    fn append_data(&mut self, buf: &Buf<'_>, value: Range<usize>) {
         if self.discard_event {
             return;
         }
@@ -542,7 +558,7 @@ impl SseParser {
     }
 
     /// 9.2.6: "dispatch the event".
-    fn dispatch(&mut self, buf: Buf<'_>, sink: &mut impl FnMut(Parsed<'_>)) {
+    fn dispatch(&mut self, buf: &Buf<'_>, sink: &mut impl FnMut(Parsed<'_>)) {
         // "1. Set the last event ID string of the event source to the value of the last event ID
         // buffer. The buffer does not get reset, so the last event ID string of the event source
         // remains set to this value until the next time it is set by the server."
@@ -552,16 +568,20 @@ impl SseParser {
         let dispatches = has_data && !self.discard_event;
         let mut id_changed = false;
         if mem::take(&mut self.id_seen) {
-            let id = self.id_buffer.str(buf);
+            // An ID in the validated text is kept as its range, uncompared and undecoded.
+            let range = (self.id_buffer.range.clone()).filter(|range| buf.in_text(range));
             // Only a block that dispatches nothing reports the change, so only it compares.
-            if dispatches || differ(&id, self.current_last_event_id(buf)) {
-                id_changed = true;
-                let range = (self.id_buffer.range.clone())
-                    .filter(|range| buf.valid(range.clone()).is_some());
-                if range.is_none() {
-                    self.last_event_id = ByteString::from(id.into_owned());
-                }
+            if dispatches && range.is_some() {
                 self.last_event_id_range = range;
+            } else {
+                let id = self.id_buffer.str(buf);
+                if dispatches || differ(&id, self.current_last_event_id(buf)) {
+                    id_changed = true;
+                    if range.is_none() {
+                        self.last_event_id = ByteString::from(id.into_owned());
+                    }
+                    self.last_event_id_range = range;
+                }
             }
         }
         // "2. If the data buffer is an empty string, set the data buffer and the event type
@@ -620,7 +640,7 @@ impl SseParser {
 
     /// The last event ID string, while `buf` is the buffer being parsed.
     #[inline]
-    fn current_last_event_id<'b>(&'b self, buf: Buf<'b>) -> &'b str {
+    fn current_last_event_id<'b>(&'b self, buf: &Buf<'b>) -> &'b str {
         match &self.last_event_id_range {
             // Only a valid range is ever stored.
             Some(range) => buf.valid(range.clone()).unwrap_or_default(),
@@ -631,7 +651,7 @@ impl SseParser {
     /// When the event's data and type are valid text of `buf`: its shared text, and the two
     /// ranges of it.
     #[inline]
-    fn shared_parts(&self, buf: Buf<'_>) -> Option<(ByteString, Range<usize>, Range<usize>)> {
+    fn shared_parts(&self, buf: &Buf<'_>) -> Option<(ByteString, Range<usize>, Range<usize>)> {
         let data = buf.relative(self.pending_data.clone()?)?;
         let event_type = match &self.event_type.range {
             Some(range) => buf.relative(range.clone())?,
@@ -642,7 +662,7 @@ impl SseParser {
     }
 
     /// Copies every value that is still a range of `buf`, before `buf` goes away.
-    fn flush_ranges(&mut self, buf: Buf<'_>) {
+    fn flush_ranges(&mut self, buf: &Buf<'_>) {
         self.flush_pending_data(buf);
         self.event_type.flush(buf);
         self.id_buffer.flush(buf);
@@ -719,8 +739,16 @@ impl<'a> Buf<'a> {
     /// `bytes[range]` as a range of the validated text, if it lies in it.
     #[inline]
     fn relative(&self, range: Range<usize>) -> Option<Range<usize>> {
-        self.valid(range.clone())?;
-        Some(range.start - self.text_start..range.end - self.text_start)
+        self.in_text(&range)
+            .then(|| range.start - self.text_start..range.end - self.text_start)
+    }
+
+    /// Whether `bytes[range]` lies in the validated text. The parser's ranges start and end
+    /// next to ASCII delimiters (a line end, a colon, a space), so one that lies in valid text
+    /// is on character boundaries: a bounds check is enough.
+    #[inline]
+    fn in_text(&self, range: &Range<usize>) -> bool {
+        range.start >= self.text_start && range.end <= self.text_start + self.text.len()
     }
 
     /// `bytes[range]` as a [`ByteString`] sharing the validated text, if it lies in it.
@@ -765,14 +793,14 @@ impl Slot {
 
     /// The value as text, while `buf` is the buffer being parsed.
     #[inline]
-    fn str<'b>(&'b self, buf: Buf<'b>) -> Cow<'b, str> {
+    fn str<'b>(&'b self, buf: &Buf<'b>) -> Cow<'b, str> {
         match &self.range {
             Some(range) => buf.str(range.clone()),
             None => decode(&self.owned),
         }
     }
 
-    fn flush(&mut self, buf: Buf<'_>) {
+    fn flush(&mut self, buf: &Buf<'_>) {
         if let Some(range) = self.range.take() {
             self.owned.clear();
             self.owned.extend_from_slice(&buf.bytes[range]);
@@ -787,40 +815,75 @@ impl Slot {
 
 /// Finds line ends (CR or LF) in a chunk.
 ///
-/// Most streams end lines with LF alone, so it searches for LF and looks for CR only as far as
-/// the next CR it already knows of: one search for CR per chunk when there is none, instead of a
-/// two-byte search on every line.
+/// Short lines are the common case, and a `memchr` call per line costs more than the search
+/// itself. So the finder marks the line ends of 64 bytes at a time in a bit mask (one vectorised
+/// pass) and takes each line's end from the mask; past a block without a line end (a long
+/// line), it searches with `memchr2` and marks the block from where it found one.
 struct LineEnds<'a> {
     input: &'a [u8],
-    /// The position of the next CR at or after the last search start, `input.len()` if none.
-    next_cr: usize,
-    /// `next_cr` is stale: the line end search has moved past it.
-    cr_stale: bool,
+    /// Where the marked block starts.
+    base: usize,
+    /// Bit `i` is set when `input[base + i]` is CR or LF.
+    mask: u64,
 }
 
 impl<'a> LineEnds<'a> {
     fn new(input: &'a [u8]) -> Self {
         Self {
             input,
-            next_cr: 0,
-            cr_stale: true,
+            base: 0,
+            mask: line_end_mask(input),
         }
     }
 
     /// The first CR or LF at or after `from`.
     #[inline]
     fn next_from(&mut self, from: usize) -> Option<usize> {
-        let rest = self.input.get(from..)?;
-        if self.cr_stale || self.next_cr < from {
-            self.next_cr = memchr(b'\r', rest).map_or(self.input.len(), |cr| from + cr);
-            self.cr_stale = false;
+        if let Some(skip) = from.checked_sub(self.base).filter(|&skip| skip < 64) {
+            let mask = self.mask & (u64::MAX << skip);
+            if mask != 0 {
+                return Some(self.base + mask.trailing_zeros() as usize);
+            }
+            return self.search(self.base + 64);
         }
-        match memchr(b'\n', &self.input[from..self.next_cr]) {
-            Some(lf) => Some(from + lf),
-            None if self.next_cr < self.input.len() => Some(self.next_cr),
-            None => None,
-        }
+        self.search(from)
     }
+
+    /// Marks the block at `from`; if it has no line end, finds the next one with `memchr2`
+    /// and marks the block there.
+    fn search(&mut self, from: usize) -> Option<usize> {
+        let rest = self.input.get(from..).filter(|rest| !rest.is_empty())?;
+        self.base = from;
+        self.mask = line_end_mask(rest);
+        if self.mask == 0 {
+            let found = from + 64 + memchr::memchr2(b'\n', b'\r', rest.get(64..)?)?;
+            self.base = found;
+            self.mask = line_end_mask(&self.input[found..]);
+        }
+        Some(self.base + self.mask.trailing_zeros() as usize)
+    }
+}
+
+/// Bit `i` set when `bytes[i]` is CR or LF, for the first 64 bytes.
+#[inline]
+fn line_end_mask(bytes: &[u8]) -> u64 {
+    let mut block = [0; 64];
+    let block = match bytes.first_chunk::<64>() {
+        Some(block) => block,
+        None => {
+            block[..bytes.len()].copy_from_slice(bytes);
+            &block
+        }
+    };
+    // Written so that the compiler vectorises the comparisons; the bits of each 8 bytes are
+    // then gathered with one multiplication.
+    let hits: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n' || block[i] == b'\r'));
+    let mut mask = 0;
+    for (i, word) in hits.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        mask |= (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    }
+    mask
 }
 
 /// `a != b`, without handing `memcmp` the dangling pointers of two empty strings.

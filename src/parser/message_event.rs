@@ -117,6 +117,7 @@ impl MessageEvent {
 
     /// An event whose data and event type are `data` and `event_type`, ranges of `text` on
     /// character boundaries; an empty or `message` type means `message`.
+    #[inline]
     pub(crate) fn from_shared(
         text: ByteString,
         data: Range<usize>,
@@ -175,6 +176,7 @@ impl MessageEvent {
     }
 
     /// The event type: the block's `event` field, or `"message"` when it had none.
+    #[inline]
     pub fn event_type(&self) -> &str {
         match self.text.get(self.event_type.clone()).unwrap_or_default() {
             "" => DEFAULT_EVENT_TYPE,
@@ -183,6 +185,7 @@ impl MessageEvent {
     }
 
     /// The data: the block's `data` lines joined with `\n`.
+    #[inline]
     pub fn data(&self) -> &str {
         self.text.get(self.data.clone()).unwrap_or_default()
     }
@@ -211,6 +214,7 @@ impl MessageEvent {
     ///
     /// As in the standard, an event without an `id` field carries the ID of the latest earlier
     /// event that had one.
+    #[inline]
     pub fn last_event_id(&self) -> &str {
         match &self.last_event_id {
             Id::Text(range) => self.text.get(range.clone()).unwrap_or_default(),
@@ -219,6 +223,7 @@ impl MessageEvent {
     }
 
     /// The reconnection time from a valid `retry` field in this event's block, if it had one.
+    #[inline]
     pub fn retry(&self) -> Option<Duration> {
         self.retry
     }
