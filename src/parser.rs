@@ -334,7 +334,7 @@ impl SseParser {
                 line.extend_from_slice(&input[..end]);
                 let share = Share::new(None);
                 let buf = &Buf::new(&line, 0, &share);
-                self.process_line(buf, 0, line.len(), &mut sink);
+                self.process_split_line(buf, line.len(), &mut sink);
                 match self.pending_data.take() {
                     // The first data line of an event, a large one: the line buffer becomes the
                     // data buffer (its field name moved out in place) instead of being copied
@@ -436,8 +436,20 @@ impl SseParser {
         }
     }
 
+    /// [`process_line`](Self::process_line) for a line that chunks split, all of `buf`: out
+    /// of line, so that the loop over whole lines has the steps to itself.
+    #[inline(never)]
+    fn process_split_line(
+        &mut self,
+        buf: &Buf<'_>,
+        end: usize,
+        sink: &mut impl FnMut(Parsed<'_>),
+    ) {
+        self.process_line(buf, 0, end, sink);
+    }
+
     /// 9.2.6: the steps for the line `buf[start..end]`, without its line ending.
-    #[inline]
+    #[inline(always)]
     fn process_line(
         &mut self,
         buf: &Buf<'_>,
@@ -831,8 +843,9 @@ impl<'a> LineEnds<'a> {
     fn new(input: &'a [u8]) -> Self {
         Self {
             input,
-            base: 0,
-            mask: line_end_mask(input),
+            // No block is marked yet: the first search marks one.
+            base: usize::MAX,
+            mask: 0,
         }
     }
 
@@ -849,32 +862,42 @@ impl<'a> LineEnds<'a> {
         self.search(from)
     }
 
-    /// Marks the block at `from`; if it has no line end, finds the next one with `memchr2`
-    /// and marks the block there.
+    /// Marks the block at `from` and returns its first line end, if it has one.
+    #[inline]
     fn search(&mut self, from: usize) -> Option<usize> {
-        let rest = self.input.get(from..).filter(|rest| !rest.is_empty())?;
-        self.base = from;
-        self.mask = line_end_mask(rest);
-        if self.mask == 0 {
-            let found = from + 64 + memchr::memchr2(b'\n', b'\r', rest.get(64..)?)?;
-            self.base = found;
-            self.mask = line_end_mask(&self.input[found..]);
+        if let Some(block) = self.input.get(from..).and_then(<[u8]>::first_chunk) {
+            self.base = from;
+            self.mask = line_end_mask(block);
+            if self.mask != 0 {
+                return Some(from + self.mask.trailing_zeros() as usize);
+            }
         }
-        Some(self.base + self.mask.trailing_zeros() as usize)
+        self.search_further(from)
+    }
+
+    /// [`search`](Self::search) past a block without a line end (a long line; `memchr2` finds
+    /// the next one, and the block there is marked), or in the last 64 bytes of the input.
+    #[inline(never)]
+    fn search_further(&mut self, from: usize) -> Option<usize> {
+        let rest = self.input.get(from..)?;
+        let found = match rest.len() {
+            0 => return None,
+            1..64 => from,
+            _ => from + 64 + memchr::memchr2(b'\n', b'\r', &rest[64..])?,
+        };
+        let rest = &self.input[found..];
+        let mut block = [0; 64];
+        let len = rest.len().min(64);
+        block[..len].copy_from_slice(&rest[..len]);
+        self.base = found;
+        self.mask = line_end_mask(&block);
+        (self.mask != 0).then(|| found + self.mask.trailing_zeros() as usize)
     }
 }
 
-/// Bit `i` set when `bytes[i]` is CR or LF, for the first 64 bytes.
+/// Bit `i` set when `block[i]` is CR or LF.
 #[inline]
-fn line_end_mask(bytes: &[u8]) -> u64 {
-    let mut block = [0; 64];
-    let block = match bytes.first_chunk::<64>() {
-        Some(block) => block,
-        None => {
-            block[..bytes.len()].copy_from_slice(bytes);
-            &block
-        }
-    };
+fn line_end_mask(block: &[u8; 64]) -> u64 {
     // Written so that the compiler vectorises the comparisons; the bits of each 8 bytes are
     // then gathered with one multiplication.
     let hits: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n' || block[i] == b'\r'));
