@@ -126,7 +126,9 @@ impl MessageEvent {
         retry: Option<Duration>,
     ) -> Self {
         debug_assert!(text.get(data.clone()).is_some() && text.get(event_type.clone()).is_some());
-        let event_type = if text.get(event_type.clone()) == Some(DEFAULT_EVENT_TYPE) {
+        let event_type = if event_type.len() == DEFAULT_EVENT_TYPE.len()
+            && text.as_bytes().get(event_type.clone()) == Some(DEFAULT_EVENT_TYPE.as_bytes())
+        {
             event_type.start..event_type.start
         } else {
             event_type
