@@ -856,7 +856,7 @@ impl<'a> LineEnds<'a> {
     }
 
     /// The first CR or LF at or after `from`.
-    #[inline]
+    #[inline(always)]
     fn next_from(&mut self, from: usize) -> Option<usize> {
         if let Some(skip) = from.checked_sub(self.base).filter(|&skip| skip < 64) {
             let mask = self.mask & (u64::MAX << skip);
@@ -869,7 +869,7 @@ impl<'a> LineEnds<'a> {
     }
 
     /// Marks the block at `from` and returns its first line end, if it has one.
-    #[inline]
+    #[inline(always)]
     fn search(&mut self, from: usize) -> Option<usize> {
         if !self.long_lines
             && let Some(block) = self.input.get(from..).and_then(<[u8]>::first_chunk)
