@@ -910,16 +910,55 @@ impl<'a> LineEnds<'a> {
     }
 }
 
-/// Bit `i` set when `block[i]` is CR or LF.
+/// Bit `i` set when `block[i]` is CR or LF: SSE2's compare and movemask, 16 bytes at a time.
+#[cfg(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+))]
 #[inline]
 fn line_end_mask(block: &[u8; 64]) -> u64 {
-    // Written so that the compiler vectorises the comparisons; the bits of each 8 bytes are
-    // then gathered with one multiplication.
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let (lf, cr) = (
+        set_splat_i8_m128i(b'\n' as i8),
+        set_splat_i8_m128i(b'\r' as i8),
+    );
+    let mut mask = 0;
+    for (i, part) in block.as_chunks::<16>().0.iter().enumerate() {
+        let bytes = load_unaligned_m128i(part);
+        let ends = cmp_eq_mask_i8_m128i(bytes, lf) | cmp_eq_mask_i8_m128i(bytes, cr);
+        // The mask's 16 bits are the low half of the `i32`.
+        mask |= u64::from(move_mask_i8_m128i(ends) as u16) << (16 * i);
+    }
+    mask
+}
+
+/// [`line_end_mask`] without SSE2.
+#[cfg(not(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+)))]
+#[inline]
+fn line_end_mask(block: &[u8; 64]) -> u64 {
+    portable_line_end_mask(block)
+}
+
+/// [`line_end_mask`] in portable code, written so that the compiler vectorises the comparisons;
+/// the bits of each 8 bytes are then gathered with one multiplication.
+#[cfg_attr(
+    all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse2"
+    ),
+    allow(dead_code)
+)]
+#[inline]
+fn portable_line_end_mask(block: &[u8; 64]) -> u64 {
     let hits: [u8; 64] = std::array::from_fn(|i| u8::from(block[i] == b'\n' || block[i] == b'\r'));
     let mut mask = 0;
-    for (i, word) in hits.chunks_exact(8).enumerate() {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        mask |= (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    for (i, word) in hits.as_chunks::<8>().0.iter().enumerate() {
+        mask |= (u64::from_le_bytes(*word).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
     }
     mask
 }
@@ -977,5 +1016,31 @@ fn find_colon(line: &[u8]) -> Option<usize> {
         Some(colon) => Some(colon),
         None if line.len() > SHORT => memchr(b':', &line[SHORT..]).map(|colon| colon + SHORT),
         None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both masks mark exactly the CR and LF bytes, at every position and next to every byte.
+    #[test]
+    fn line_end_masks_mark_cr_and_lf_only() {
+        for byte in 0..=u8::MAX {
+            for at in 0..64 {
+                let mut block = [b'x'; 64];
+                block[at] = byte;
+                block[63 - at] = b'\n';
+                let expected = (0..64)
+                    .filter(|&i| matches!(block[i], b'\n' | b'\r'))
+                    .fold(0u64, |mask, i| mask | 1 << i);
+                assert_eq!(line_end_mask(&block), expected, "byte {byte:#04x} at {at}");
+                assert_eq!(
+                    portable_line_end_mask(&block),
+                    expected,
+                    "byte {byte:#04x} at {at}"
+                );
+            }
+        }
     }
 }
