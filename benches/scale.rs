@@ -21,6 +21,9 @@
 //! its one shared hyper pool would carry every stream on one connection, and the server holds
 //! back every stream past the 100th.
 
+#[path = "../examples/support/loopback.rs"]
+#[allow(dead_code)] // only its request-head reader is used here
+mod loopback;
 #[path = "support/peers.rs"]
 mod peers;
 
@@ -139,14 +142,9 @@ fn server() {
         move |mut stream| {
             let mut ticks = tick.subscribe();
             tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut head = Vec::new();
-                let mut buf = [0; 1024];
-                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                use tokio::io::AsyncWriteExt;
+                if loopback::read_request_head(&mut stream).await.is_none() {
+                    return;
                 }
                 let ok = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
                            cache-control: no-cache\r\n\r\n";

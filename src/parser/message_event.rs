@@ -126,13 +126,13 @@ impl MessageEvent {
         retry: Option<Duration>,
     ) -> Self {
         debug_assert!(text.get(data.clone()).is_some() && text.get(event_type.clone()).is_some());
-        let event_type = if event_type.len() == DEFAULT_EVENT_TYPE.len()
-            && text.as_bytes().get(event_type.clone()) == Some(DEFAULT_EVENT_TYPE.as_bytes())
-        {
-            event_type.start..event_type.start
-        } else {
-            event_type
-        };
+        // Bytes, not text: the range is known to be on character boundaries.
+        let event_type =
+            if text.as_bytes().get(event_type.clone()) == Some(DEFAULT_EVENT_TYPE.as_bytes()) {
+                event_type.start..event_type.start
+            } else {
+                event_type
+            };
         let last_event_id = match last_event_id {
             EventId::Range(range) => Id::Text(range),
             EventId::Shared(id) => {

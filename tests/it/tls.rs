@@ -46,13 +46,8 @@ fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Se
                     }
                 };
                 seen.lock().unwrap().handshakes += 1;
-                let mut head = Vec::new();
-                let mut buf = [0; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if loopback::read_request_head(&mut tls).await.is_none() {
+                    return;
                 }
                 if tls.write_all(BODY.as_bytes()).await.is_err() {
                     return;
@@ -69,6 +64,7 @@ fn start_tls_server(pki: &Pki, corrupt_first: bool) -> (SocketAddr, Arc<Mutex<Se
                     let _ = tcp.flush().await;
                 }
                 // Hold the stream open until the client goes away.
+                let mut buf = [0; 1024];
                 while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
             });
         }
