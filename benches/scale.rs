@@ -53,6 +53,7 @@ fn main() {
             let h2 = args.get(5).is_some_and(|arg| arg == "h2");
             let report = match args[1].as_str() {
                 "bevy_eventsource" => game(sources, &args[3], seconds, h2),
+                "hyper" => hyper_floor(sources, &args[3], seconds),
                 _ => launchdarkly(sources, &args[3], seconds),
             };
             println!("{report}");
@@ -96,7 +97,7 @@ fn main() {
     let clients: &[&str] = if h2 {
         &["bevy_eventsource"]
     } else {
-        &["bevy_eventsource", "eventsource-client"]
+        &["bevy_eventsource", "eventsource-client", "hyper"]
     };
     for client in clients {
         let output = Command::new(&this)
@@ -120,6 +121,10 @@ fn main() {
         let frames = match report.get("frame_ms") {
             Some(frame) => format!("{} / {} / {}", frame[0], frame[1], frame[2]),
             None => "–".to_owned(),
+        };
+        let client = match *client {
+            "hyper" => "hyper's connection alone (the floor)",
+            client => client,
         };
         println!(
             "| {client} | {:.1} | {:.1} % | {} / {} | {frames} |",
@@ -248,19 +253,23 @@ fn rss_kib() -> f64 {
         .unwrap()
 }
 
-/// User + system CPU time of this process so far.
+/// CPU time of this process's threads so far, in nanoseconds: the first field of each thread's
+/// `schedstat` (`/proc/self/stat` counts in 10 ms ticks, too coarse for a few percent of a core
+/// over seconds). No thread of a client starts or ends inside the window.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // Fields after the command name (which ends in ')'): utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
+    let nanos: u64 = std::fs::read_dir("/proc/self/task")
         .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // Linux reports clock ticks of 1/100 s (USER_HZ).
-    Duration::from_millis(ticks * 10)
+        .map(|task| {
+            let schedstat = std::fs::read_to_string(task.unwrap().path().join("schedstat"));
+            schedstat
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .and_then(|ran| ran.parse::<u64>().ok())
+                .unwrap()
+        })
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 /// The window in which events are counted: starts once every source is open.
@@ -404,6 +413,73 @@ fn launchdarkly(sources: usize, url: &str, seconds: u64) -> Value {
                         Ok(_) => {}
                         Err(error) => panic!("eventsource-client: {error:?}"),
                     }
+                }
+            });
+        }
+        let opened = Instant::now();
+        while open.load(Ordering::Relaxed) < sources as u64 {
+            assert!(
+                opened.elapsed() < Duration::from_secs(120),
+                "sources did not all open"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let window = Window::begin(baseline, sources, delivered.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        window.report(delivered.load(Ordering::Relaxed), seconds)
+    })
+}
+
+/// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper HTTP/1.1
+/// client connection per source on one current-thread runtime, nothing else. Each reads its
+/// body and counts events by their blank lines: no SSE parser, no pool, no reconnection, no
+/// game.
+fn hyper_floor(sources: usize, url: &str, seconds: u64) -> Value {
+    use hyper::body::Body;
+    use std::pin::Pin;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let address: Arc<str> = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .into();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicU64::new(0));
+    runtime.block_on(async {
+        let baseline = rss_kib();
+        for _ in 0..sources {
+            let (address, delivered, open) = (address.clone(), delivered.clone(), open.clone());
+            tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(&*address)
+                    .await
+                    .expect("connect");
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .expect("handshake");
+                tokio::spawn(connection);
+                let request = hyper::Request::get("/")
+                    .header("host", &*address)
+                    .header("accept", "text/event-stream")
+                    .body(String::new())
+                    .unwrap();
+                let mut body = sender.send_request(request).await.expect("response").into_body();
+                open.fetch_add(1, Ordering::Relaxed);
+                let mut after_newline = false;
+                while let Some(frame) =
+                    std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+                {
+                    let Ok(data) = frame.expect("body").into_data() else {
+                        continue;
+                    };
+                    let mut events = 0;
+                    for &byte in std::hint::black_box(&data[..]) {
+                        events += u64::from(after_newline && byte == b'\n');
+                        after_newline = byte == b'\n';
+                    }
+                    delivered.fetch_add(events, Ordering::Relaxed);
                 }
             });
         }
