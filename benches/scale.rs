@@ -465,7 +465,11 @@ fn hyper_floor(sources: usize, url: &str, seconds: u64) -> Value {
                     .header("accept", "text/event-stream")
                     .body(String::new())
                     .unwrap();
-                let mut body = sender.send_request(request).await.expect("response").into_body();
+                let mut body = sender
+                    .send_request(request)
+                    .await
+                    .expect("response")
+                    .into_body();
                 open.fetch_add(1, Ordering::Relaxed);
                 let mut after_newline = false;
                 while let Some(frame) =
