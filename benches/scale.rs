@@ -156,9 +156,18 @@ fn server() {
                 if stream.write_all(ok).await.is_err() {
                     return;
                 }
-                while let Ok(event) = ticks.recv().await {
-                    if stream.write_all(&event).await.is_err() {
-                        return;
+                // A client that goes away is noticed at once (a read returns), not at the next
+                // tick's write: the next client may open its sources within that second, and the
+                // connections of both would not fit under `ulimit -n`.
+                let (mut reader, mut writer) = stream.into_split();
+                let mut byte = [0; 1];
+                loop {
+                    tokio::select! {
+                        _ = tokio::io::AsyncReadExt::read(&mut reader, &mut byte) => return,
+                        event = ticks.recv() => match event {
+                            Ok(event) if writer.write_all(&event).await.is_ok() => {}
+                            _ => return,
+                        },
                     }
                 }
             });
