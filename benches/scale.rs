@@ -7,19 +7,21 @@
 //!   reads; frame time is `app.update()`'s duration.
 //! - LaunchDarkly's `eventsource-client` 0.18: one stream per source, all on one current-thread
 //!   tokio runtime and one shared transport, counting events.
+//! - hyper's HTTP/1.1 client connection alone, one per source on one current-thread runtime,
+//!   counting events by their blank lines: the floor under any client built on hyper.
 //!
 //! Each client waits until every source is open, then measures for the given seconds: RSS per
-//! source (resident memory now minus before the first source, over N), CPU (user + system time
-//! over wall time; one core = 100 %), events delivered against events sent, and for the game its
-//! frame times. Prints a markdown table.
+//! source (resident memory now minus before the first source, over N), CPU (the threads' run
+//! time over wall time; one core = 100 %), events delivered against events sent, and for the
+//! game its frame times. Prints a markdown table.
 //!
 //! Run: `cargo bench --bench scale [-- SOURCES SECONDS]` (needs `ulimit -n` above SOURCES + 100).
 //!
 //! `cargo bench --bench scale --features http2 -- SOURCES SECONDS h2`: the server speaks HTTP/2
 //! (h2c, hyper's server, at most 100 streams per connection) and the game's clients HTTP/2 with
-//! prior knowledge, so its sources share connections. `eventsource-client` is left out there:
-//! its one shared hyper pool would carry every stream on one connection, and the server holds
-//! back every stream past the 100th.
+//! prior knowledge, so its sources share connections. The other two are left out there:
+//! `eventsource-client`'s one shared hyper pool would carry every stream on one connection, and
+//! the server holds back every stream past the 100th.
 
 #[path = "../examples/support/loopback.rs"]
 #[allow(dead_code)] // only its request-head reader is used here
