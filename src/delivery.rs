@@ -50,7 +50,7 @@ struct Pending {
     received: u64,
     reports: ReportsIter,
     /// Given back to the byte budget when the batch is applied or discarded.
-    _credit: Credit,
+    credit: Credit,
 }
 
 type ReportsIter = smallvec::IntoIter<[Report; 1]>;
@@ -98,7 +98,7 @@ impl Inbox {
             attempt: batch.attempt,
             received: batch.received,
             reports: batch.reports.into_iter(),
-            _credit: batch.credit,
+            credit: batch.credit,
         });
         self.held += 1;
     }
@@ -163,6 +163,8 @@ pub(crate) fn receive(world: &mut World) {
         }
         // Messages of many sources go to the game in one write.
         inbox.scratch.flush(world);
+        // The room the applied batches gave back: one wake-up, which the IO tasks pass on.
+        world.resource::<SseRuntime>().budget.wake_one();
         before - budget.messages
     });
     let backlog = world.resource::<Inbox>().held;
@@ -224,7 +226,11 @@ fn serve(
             }
         }
         // Applied whole, or from an attempt that was closed, replaced or despawned meanwhile.
-        queue.pop_front();
+        // Its room goes back to the byte budget; the step wakes a waiting IO task once, at its
+        // end.
+        if let Some(done) = queue.pop_front() {
+            done.credit.release_quietly();
+        }
         done += 1;
         if quantum == 0 || budget.spent() {
             break;
