@@ -14,6 +14,8 @@
 //! - `ingest/*`: reqwest 0.13 and our parser with no ECS, driven two ways (a current-thread
 //!   runtime, a multi-thread runtime): how the reqwest future is driven sets the ceiling of the
 //!   plugin.
+//! - `hyper_alone/current_thread`: hyper's HTTP/1.1 client connection alone, its body read frame
+//!   by frame, events counted by their blank lines: what hyper's client costs any reader.
 //!
 //! Two servers send the same events: `plain/*` as one body with a content length, written
 //! 64 KiB at a time; `chunked/*` with each event in its own HTTP chunk, as axum and most
@@ -127,6 +129,45 @@ async fn ingest(client: reqwest::Client, url: String) {
     black_box(data_bytes);
 }
 
+/// hyper's client alone, under every client built on it (reqwest, `eventsource-client`, this
+/// plugin): one HTTP/1.1 client connection, its body read frame by frame, events counted by
+/// their blank lines. No SSE parser, no pool, no ECS.
+async fn hyper_alone(url: String) {
+    use hyper::body::Body;
+    use std::pin::Pin;
+    let uri: hyper::Uri = url.parse().expect("url");
+    let address = uri.authority().expect("authority").to_string();
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let request = hyper::Request::get(uri.path())
+        .header("host", &address)
+        .header("accept", "text/event-stream")
+        .body(String::new())
+        .unwrap();
+    let mut body = sender
+        .send_request(request)
+        .await
+        .expect("response")
+        .into_body();
+    let (mut events, mut after_newline) = (0, false);
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame.expect("body").into_data() else {
+            continue;
+        };
+        for &byte in black_box(&data[..]) {
+            events += u64::from(after_newline && byte == b'\n');
+            after_newline = byte == b'\n';
+        }
+    }
+    assert_eq!(events, EVENTS);
+}
+
 fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -230,6 +271,10 @@ fn contenders(
             each_stream(b, || runtime.block_on(ingest(client.clone(), url.clone())))
         });
     }
+    let runtime = current_thread();
+    group.bench_function("hyper_alone/current_thread", |b| {
+        each_stream(b, || runtime.block_on(hyper_alone(url.clone())))
+    });
 }
 
 criterion_group!(benches, end_to_end);
