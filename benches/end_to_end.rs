@@ -25,6 +25,8 @@
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/hyper_alone.rs"]
+mod hyper_alone;
 #[path = "support/peers.rs"]
 mod peers;
 #[path = "support/server.rs"]
@@ -129,42 +131,10 @@ async fn ingest(client: reqwest::Client, url: String) {
     black_box(data_bytes);
 }
 
-/// hyper's client alone, under every client built on it (reqwest, `eventsource-client`, this
-/// plugin): one HTTP/1.1 client connection, its body read frame by frame, events counted by
-/// their blank lines. No SSE parser, no pool, no ECS.
+/// hyper's connection alone: [`hyper_alone`]'s one connection, every event counted.
 async fn hyper_alone(url: String) {
-    use hyper::body::Body;
-    use std::pin::Pin;
-    let uri: hyper::Uri = url.parse().expect("url");
-    let address = uri.authority().expect("authority").to_string();
-    let stream = tokio::net::TcpStream::connect(&address)
-        .await
-        .expect("connect");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .expect("handshake");
-    tokio::spawn(connection);
-    let request = hyper::Request::get(uri.path())
-        .header("host", &address)
-        .header("accept", "text/event-stream")
-        .body(String::new())
-        .unwrap();
-    let mut body = sender
-        .send_request(request)
-        .await
-        .expect("response")
-        .into_body();
-    let (mut events, mut after_newline) = (0, false);
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let Ok(data) = frame.expect("body").into_data() else {
-            continue;
-        };
-        for &byte in black_box(&data[..]) {
-            events += u64::from(after_newline && byte == b'\n');
-            after_newline = byte == b'\n';
-        }
-    }
+    let mut events = 0;
+    hyper_alone::count_events(hyper_alone::open(&url).await, |ended| events += ended).await;
     assert_eq!(events, EVENTS);
 }
 

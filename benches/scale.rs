@@ -23,6 +23,8 @@
 //! `eventsource-client`'s one shared hyper pool would carry every stream on one connection, and
 //! the server holds back every stream past the 100th.
 
+#[path = "support/hyper_alone.rs"]
+mod hyper_alone;
 #[path = "../examples/support/loopback.rs"]
 #[allow(dead_code)] // only its request-head reader is used here
 mod loopback;
@@ -165,7 +167,11 @@ fn server() {
                 let mut byte = [0; 1];
                 loop {
                     tokio::select! {
-                        _ = tokio::io::AsyncReadExt::read(&mut reader, &mut byte) => return,
+                        read = tokio::io::AsyncReadExt::read(&mut reader, &mut byte) => {
+                            if matches!(read, Ok(0) | Err(_)) {
+                                return;
+                            }
+                        }
                         event = ticks.recv() => match event {
                             Ok(event) if writer.write_all(&event).await.is_ok() => {}
                             _ => return,
@@ -427,87 +433,54 @@ fn launchdarkly(sources: usize, url: &str, seconds: u64) -> Value {
                 }
             });
         }
-        let opened = Instant::now();
-        while open.load(Ordering::Relaxed) < sources as u64 {
-            assert!(
-                opened.elapsed() < Duration::from_secs(120),
-                "sources did not all open"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let window = Window::begin(baseline, sources, delivered.load(Ordering::Relaxed));
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        window.report(delivered.load(Ordering::Relaxed), seconds)
+        measure_once_open(&open, &delivered, sources, baseline, seconds).await
     })
 }
 
+/// For a client on tokio: waits until all `sources` are `open` (two minutes at most), then counts
+/// what is `delivered` for `seconds`.
+async fn measure_once_open(
+    open: &AtomicU64,
+    delivered: &AtomicU64,
+    sources: usize,
+    baseline_rss: f64,
+    seconds: u64,
+) -> Value {
+    let opened = Instant::now();
+    while open.load(Ordering::Relaxed) < sources as u64 {
+        assert!(
+            opened.elapsed() < Duration::from_secs(120),
+            "sources did not all open"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let window = Window::begin(baseline_rss, sources, delivered.load(Ordering::Relaxed));
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    window.report(delivered.load(Ordering::Relaxed), seconds)
+}
+
 /// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper HTTP/1.1
-/// client connection per source on one current-thread runtime, nothing else. Each reads its
-/// body and counts events by their blank lines: no SSE parser, no pool, no reconnection, no
-/// game.
+/// client connection per source ([`hyper_alone`]) on one current-thread runtime, nothing else.
 fn hyper_floor(sources: usize, url: &str, seconds: u64) -> Value {
-    use hyper::body::Body;
-    use std::pin::Pin;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let address: Arc<str> = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .into();
     let delivered = Arc::new(AtomicU64::new(0));
     let open = Arc::new(AtomicU64::new(0));
     runtime.block_on(async {
         let baseline = rss_kib();
         for _ in 0..sources {
-            let (address, delivered, open) = (address.clone(), delivered.clone(), open.clone());
+            let (url, delivered, open) = (url.to_owned(), delivered.clone(), open.clone());
             tokio::spawn(async move {
-                let stream = tokio::net::TcpStream::connect(&*address)
-                    .await
-                    .expect("connect");
-                let (mut sender, connection) =
-                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                        .await
-                        .expect("handshake");
-                tokio::spawn(connection);
-                let request = hyper::Request::get("/")
-                    .header("host", &*address)
-                    .header("accept", "text/event-stream")
-                    .body(String::new())
-                    .unwrap();
-                let mut body = sender
-                    .send_request(request)
-                    .await
-                    .expect("response")
-                    .into_body();
+                let body = hyper_alone::open(&url).await;
                 open.fetch_add(1, Ordering::Relaxed);
-                let mut after_newline = false;
-                while let Some(frame) =
-                    std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-                {
-                    let Ok(data) = frame.expect("body").into_data() else {
-                        continue;
-                    };
-                    let mut events = 0;
-                    for &byte in std::hint::black_box(&data[..]) {
-                        events += u64::from(after_newline && byte == b'\n');
-                        after_newline = byte == b'\n';
-                    }
-                    delivered.fetch_add(events, Ordering::Relaxed);
-                }
+                hyper_alone::count_events(body, |ended| {
+                    delivered.fetch_add(ended, Ordering::Relaxed);
+                })
+                .await;
             });
         }
-        let opened = Instant::now();
-        while open.load(Ordering::Relaxed) < sources as u64 {
-            assert!(
-                opened.elapsed() < Duration::from_secs(120),
-                "sources did not all open"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let window = Window::begin(baseline, sources, delivered.load(Ordering::Relaxed));
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        window.report(delivered.load(Ordering::Relaxed), seconds)
+        measure_once_open(&open, &delivered, sources, baseline, seconds).await
     })
 }

@@ -73,8 +73,13 @@ impl ByteBudget {
     }
 
     fn release(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::SeqCst);
+        self.release_quietly(bytes);
         self.wake_one();
+    }
+
+    /// Gives `bytes` back without waking a waiting task (see [`Credit::release_quietly`]).
+    fn release_quietly(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
     }
 
     /// Wakes one waiting task, if any; a task that takes room wakes the next while room is
@@ -113,7 +118,7 @@ impl Credit {
     /// was one for every batch a burst had to wait with (2,000 a second at 10,000 sources).
     pub(crate) fn release_quietly(mut self) {
         if let Some(budget) = self.budget.take() {
-            budget.used.fetch_sub(self.bytes, Ordering::SeqCst);
+            budget.release_quietly(self.bytes);
         }
     }
 }

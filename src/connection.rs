@@ -225,6 +225,11 @@ impl Gathered {
         batch: &mut Reports,
     ) -> bool {
         if chunk.len() < Self::SMALL {
+            // A quiet stream's one chunk takes its own size; the second chunk of a burst makes
+            // room for a whole parse's worth, so that a burst is not copied again as it grows.
+            if !self.0.is_empty() && self.0.capacity() - self.0.len() < chunk.len() {
+                self.0.reserve(Self::PARSE_AT);
+            }
             self.0.extend_from_slice(&chunk);
             if self.0.len() < Self::PARSE_AT {
                 return !parser.is_done();

@@ -1,0 +1,48 @@
+//! hyper's HTTP/1.1 client connection alone, under every client built on it (reqwest,
+//! `eventsource-client`, this plugin): one connection, its body read frame by frame, events
+//! counted by their blank lines. No SSE parser, no pool, no reconnection.
+
+use std::hint::black_box;
+use std::pin::Pin;
+
+use hyper::body::{Body, Incoming};
+
+/// Opens a connection to `url` and asks for its event stream: the response's body.
+pub async fn open(url: &str) -> Incoming {
+    let uri: hyper::Uri = url.parse().expect("url");
+    let address = uri.authority().expect("authority").to_string();
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let request = hyper::Request::get(uri.path())
+        .header("host", &address)
+        .header("accept", "text/event-stream")
+        .body(String::new())
+        .unwrap();
+    sender
+        .send_request(request)
+        .await
+        .expect("response")
+        .into_body()
+}
+
+/// Reads `body` to its end, handing `events` how many events (blank lines) each frame ended.
+pub async fn count_events(mut body: Incoming, mut events: impl FnMut(u64)) {
+    let mut after_newline = false;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame.expect("body").into_data() else {
+            continue;
+        };
+        let mut ended = 0;
+        for &byte in black_box(&data[..]) {
+            ended += u64::from(after_newline && byte == b'\n');
+            after_newline = byte == b'\n';
+        }
+        events(ended);
+    }
+}
