@@ -15,7 +15,7 @@ use bevy::prelude::*;
 use crate::budget::Credit;
 use crate::diagnostics::{SseSourceStats, SseStats};
 use crate::guard::{Flow, Token, has_observers};
-use crate::lifecycle::{self, Attempt, span_of};
+use crate::lifecycle::{self, span_of};
 use crate::message::{CloseReason, SseComment, SseErrored, SseMessage};
 use crate::runtime::SseRuntime;
 use crate::settings::SseSettings;
@@ -35,8 +35,16 @@ pub(crate) struct SseHandlers(pub(crate) HashMap<String, SystemId<In<SseMessage>
 /// sources take turns.
 #[derive(Resource, Default)]
 pub(crate) struct Inbox {
-    queues: EntityHashMap<Queue>,
-    turns: VecDeque<Entity>,
+    /// Where each source with reports has its queue in `queues`.
+    slots: EntityHashMap<usize>,
+    /// The queues, where they stay while they are served: a queue is not moved in and out of
+    /// a map at each turn (at 10,000 sources, copying them was a sixth of the step). A queue
+    /// left empty keeps its capacity for the next source.
+    queues: Vec<Queue>,
+    /// Slots of `queues` that are free.
+    free: Vec<usize>,
+    /// Sources with reports, and their slots, in the order of their turns.
+    turns: VecDeque<(Entity, usize)>,
     /// Batches held, at most `max_batches_per_frame`: what a frame takes in.
     held: usize,
     /// Reused for the messages (and decoded values) written in one go.
@@ -90,11 +98,15 @@ impl Queue {
 
 impl Inbox {
     fn push(&mut self, batch: ReportBatch) {
-        let queue = self.queues.entry(batch.entity).or_default();
-        if queue.is_empty() {
-            self.turns.push_back(batch.entity);
-        }
-        queue.push_back(Pending {
+        let slot = *self.slots.entry(batch.entity).or_insert_with(|| {
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.queues.push(Queue::default());
+                self.queues.len() - 1
+            });
+            self.turns.push_back((batch.entity, slot));
+            slot
+        });
+        self.queues[slot].push_back(Pending {
             attempt: batch.attempt,
             received: batch.received,
             reports: batch.reports.into_iter(),
@@ -148,17 +160,18 @@ pub(crate) fn receive(world: &mut World) {
         fill(world, &mut inbox, max_batches);
         let before = budget.messages;
         while !budget.spent() {
-            let Some(entity) = inbox.turns.pop_front() else {
+            let Some((entity, slot)) = inbox.turns.pop_front() else {
                 break;
             };
-            let Some(mut queue) = inbox.queues.remove(&entity) else {
-                continue;
-            };
-            let done = serve(world, entity, &mut queue, &mut budget, &mut inbox.scratch);
+            let inbox = &mut *inbox;
+            let queue = &mut inbox.queues[slot];
+            let done = serve(world, entity, queue, &mut budget, &mut inbox.scratch);
             inbox.held -= done;
-            if !queue.is_empty() {
-                inbox.queues.insert(entity, queue);
-                inbox.turns.push_back(entity);
+            if queue.is_empty() {
+                inbox.slots.remove(&entity);
+                inbox.free.push(slot);
+            } else {
+                inbox.turns.push_back((entity, slot));
             }
         }
         // Messages of many sources go to the game in one write.
@@ -285,7 +298,7 @@ fn apply_reports(
                 budget.messages -= 1;
             }
             report => {
-                pending.write(world, entity);
+                pending.write(world, token);
                 // Whatever the report does (emit a message, run game code) comes after the
                 // messages applied before it, of every source.
                 pending.flush(world);
@@ -301,7 +314,7 @@ fn apply_reports(
             }
         }
     };
-    pending.write(world, entity);
+    pending.write(world, token);
     flow
 }
 
@@ -353,10 +366,11 @@ impl Unobserved {
 
     /// Ends a stretch of one source's batched messages: its last event ID and delivery mark are
     /// set once, and its decoded values written.
-    fn write(&mut self, world: &mut World, entity: Entity) {
+    fn write(&mut self, world: &mut World, token: Token) {
+        let entity = token.entity;
         if let Some(last) = self.messages[self.turn_start..].last() {
             set_last_event_id(world, entity, last.last_event_id());
-            mark_delivered(world, entity);
+            token.mark_delivered(world);
             self.turn_start = self.messages.len();
         }
         self.write_typed(world, entity);
@@ -384,7 +398,7 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
         Report::Opened => lifecycle::attempt_opened(world, token),
         Report::Message(event) => {
             set_last_event_id(world, entity, event.last_event_id());
-            mark_delivered(world, entity);
+            token.mark_delivered(world);
             let message = SseMessage { entity, event };
             let handler = world
                 .get::<SseHandlers>(entity)
@@ -428,14 +442,6 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             span_of(world, entity).in_scope(|| debug!("done sentinel"));
             lifecycle::close_with(world, entity, CloseReason::DoneSentinel)
         }
-    }
-}
-
-fn mark_delivered(world: &mut World, entity: Entity) {
-    if let Some(mut attempt) = world.get_mut::<Attempt>(entity)
-        && !attempt.delivered
-    {
-        attempt.delivered = true;
     }
 }
 

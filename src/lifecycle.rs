@@ -32,8 +32,6 @@ pub(crate) struct Attempt {
     _handle: Option<AttemptHandle>,
     /// When the stream opened, on the network clock.
     opened_at: Option<Duration>,
-    /// Whether it delivered a message.
-    pub(crate) delivered: bool,
 }
 
 /// Waiting to reconnect until this time on the network clock ([`network_now`]).
@@ -196,7 +194,6 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
             Attempt {
                 _handle: handle,
                 opened_at: None,
-                delivered: false,
             },
             SourceSpan {
                 span,
@@ -309,6 +306,8 @@ pub(crate) fn attempt_opened(world: &mut World, token: Token) -> Flow {
 pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) -> Flow {
     let entity = token.entity;
     let attempt = world.entity_mut(entity).take::<Attempt>();
+    // Read before the new epoch begins: it marks what the attempt's epoch delivered.
+    let delivered = token.delivered(world);
     let token = Token::begin(world, entity).ok_or(Superseded)?;
     let now = network_now(world);
     let once = world
@@ -344,7 +343,7 @@ pub(crate) fn attempt_ended(world: &mut World, token: Token, error: SseError) ->
         return close_with(world, entity, CloseReason::OneShotFailed(error));
     }
     let healthy = attempt.is_some_and(|attempt| {
-        attempt.delivered
+        delivered
             || attempt
                 .opened_at
                 .is_some_and(|opened| now.saturating_sub(opened) >= policy.healthy_after)
