@@ -5,6 +5,9 @@
 //! - `bevy_eventsource`: a Bevy app (`MinimalPlugins`, `SsePlugin::default()`, nothing tuned)
 //!   paced at 60 frames a second, an `Update` system counting what `MessageReader<SseMessage>`
 //!   reads; frame time is `app.update()`'s duration.
+//! - `bevy_frames`: the same app without the plugin and without sources, at the same pace: what
+//!   the game's frames cost whatever SSE client it uses. The game's CPU less this is the
+//!   plugin's share.
 //! - LaunchDarkly's `eventsource-client` 0.18: one stream per source, all on one current-thread
 //!   tokio runtime and one shared transport, counting events.
 //! - hyper's HTTP/1.1 client connection alone, one per source on one current-thread runtime,
@@ -12,14 +15,18 @@
 //!
 //! Each client waits until every source is open, then measures for the given seconds: RSS per
 //! source (resident memory now minus before the first source, over N), CPU (the threads' run
-//! time over wall time; one core = 100 %), events delivered against events sent, and for the
-//! game its frame times. Prints a markdown table.
+//! time over wall time; one core = 100 %; the game's own thread apart too), events delivered
+//! against events sent, and for the game its frame times. The clients take turns, ROUNDS times
+//! (3 by default: single runs on this machine vary by ±15 %); the table gives each figure's
+//! median and range, and the CPU ratios are taken round by round, between runs that were back to
+//! back. Prints a markdown table.
 //!
-//! Run: `cargo bench --bench scale [-- SOURCES SECONDS]` (needs `ulimit -n` above SOURCES + 100).
+//! Run: `cargo bench --bench scale [-- SOURCES SECONDS [http1|h2 [ROUNDS]]]` (needs `ulimit -n`
+//! above SOURCES + 100).
 //!
 //! `cargo bench --bench scale --features http2 -- SOURCES SECONDS h2`: the server speaks HTTP/2
 //! (h2c, hyper's server, at most 100 streams per connection) and the game's clients HTTP/2 with
-//! prior knowledge, so its sources share connections. The other two are left out there:
+//! prior knowledge, so its sources share connections. The peer and the floor are left out there:
 //! `eventsource-client`'s one shared hyper pool would carry every stream on one connection, and
 //! the server holds back every stream past the 100th.
 
@@ -57,6 +64,7 @@ fn main() {
             let h2 = args.get(5).is_some_and(|arg| arg == "h2");
             let report = match args[1].as_str() {
                 "bevy_eventsource" => game(sources, &args[3], seconds, h2),
+                "bevy_frames" => frames_alone(seconds),
                 "hyper" => hyper_floor(sources, &args[3], seconds),
                 _ => launchdarkly(sources, &args[3], seconds),
             };
@@ -68,6 +76,7 @@ fn main() {
     let sources: usize = args.first().map_or(10_000, |n| n.parse().expect("SOURCES"));
     let seconds: u64 = args.get(1).map_or(10, |n| n.parse().expect("SECONDS"));
     let protocol = args.get(2).map_or("http1", String::as_str);
+    let rounds: usize = args.get(3).map_or(3, |n| n.parse().expect("ROUNDS"));
     let h2 = protocol == "h2";
     assert!(
         !h2 || cfg!(feature = "http2"),
@@ -92,54 +101,170 @@ fn main() {
         "HTTP/1.1"
     };
     println!(
-        "\n{sources} sources × 1 event/s in synchronized bursts over {over}, {seconds} s measured\n"
+        "\n{sources} sources × 1 event/s in synchronized bursts over {over}, {seconds} s measured, \
+         {rounds} round{} (the clients take turns in each; median, and the range in brackets)\n",
+        if rounds == 1 { "" } else { "s" }
     );
+    let clients: &[&str] = if h2 {
+        &["bevy_eventsource", "bevy_frames"]
+    } else {
+        &[
+            "bevy_eventsource",
+            "bevy_frames",
+            "eventsource-client",
+            "hyper",
+        ]
+    };
+    // runs[client][round]
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); clients.len()];
+    for _ in 0..rounds {
+        for (client, runs) in clients.iter().zip(&mut runs) {
+            runs.push(run_client(&this, client, sources, &url, seconds, protocol));
+        }
+    }
     println!(
         "| client | KiB per source | CPU (1 core = 100 %) | events delivered / sent | frame p50 / p99 / max (ms) |"
     );
     println!("|---|---|---|---|---|");
-    let clients: &[&str] = if h2 {
-        &["bevy_eventsource"]
-    } else {
-        &["bevy_eventsource", "eventsource-client", "hyper"]
-    };
-    for client in clients {
-        let output = Command::new(&this)
-            .args([
-                "--client",
-                client,
-                &sources.to_string(),
-                &url,
-                &seconds.to_string(),
-                protocol,
-            ])
-            .output()
-            .expect("run a client");
-        assert!(output.status.success(), "{client}: {output:?}");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report: Value = stdout
-            .lines()
-            .rev()
-            .find_map(|line| serde_json::from_str(line).ok())
-            .unwrap_or_else(|| panic!("{client} printed no report: {stdout}"));
-        let frames = match report.get("frame_ms") {
-            Some(frame) => format!("{} / {} / {}", frame[0], frame[1], frame[2]),
-            None => "–".to_owned(),
+    for (client, runs) in clients.iter().zip(&runs) {
+        let field = |name: &str| -> Vec<f64> {
+            runs.iter()
+                .map(|run| run[name].as_f64().unwrap_or(0.0))
+                .collect()
         };
-        let client = match *client {
-            "hyper" => "hyper's connection alone (the floor)",
-            client => client,
+        let frames = if runs[0].get("frame_ms").is_some() && *client != "bevy_frames" {
+            let at = |i: usize| {
+                spread(
+                    &runs
+                        .iter()
+                        .map(|run| run["frame_ms"][i].as_f64().unwrap())
+                        .collect::<Vec<_>>(),
+                    2,
+                )
+            };
+            format!("{} / {} / {}", at(0), at(1), at(2))
+        } else {
+            "–".to_owned()
+        };
+        let delivered = field("delivered").iter().sum::<f64>();
+        let sent = field("sent").iter().sum::<f64>();
+        let (name, memory, events) = match *client {
+            "hyper" => (
+                "hyper's connection alone (the floor)",
+                spread(&field("kib_per_source"), 1),
+                format!("{delivered} / {sent}"),
+            ),
+            "bevy_frames" => (
+                "the same game's frames, no plugin, no sources",
+                "–".to_owned(),
+                "–".to_owned(),
+            ),
+            client => (
+                client,
+                spread(&field("kib_per_source"), 1),
+                format!("{delivered} / {sent}"),
+            ),
         };
         println!(
-            "| {client} | {:.1} | {:.1} % | {} / {} | {frames} |",
-            report["kib_per_source"].as_f64().unwrap(),
-            report["cpu_percent"].as_f64().unwrap(),
-            report["delivered"],
-            report["sent"],
+            "| {name} | {memory} | {} % | {events} | {frames} |",
+            spread(&field("cpu_percent"), 2),
+        );
+    }
+    // Paired by round: the clients of a round ran back to back, on the same machine state.
+    let cpu = |client: &str| -> Option<Vec<f64>> {
+        let index = clients.iter().position(|name| *name == client)?;
+        Some(
+            runs[index]
+                .iter()
+                .map(|run| run["cpu_percent"].as_f64().unwrap())
+                .collect(),
+        )
+    };
+    let (game, frames) = (
+        cpu("bevy_eventsource").unwrap(),
+        cpu("bevy_frames").unwrap(),
+    );
+    let plugin: Vec<f64> = game
+        .iter()
+        .zip(&frames)
+        .map(|(game, frames)| game - frames)
+        .collect();
+    let main_thread: Vec<f64> = runs[0]
+        .iter()
+        .map(|run| run["main_thread_cpu_percent"].as_f64().unwrap())
+        .collect();
+    println!(
+        "\nbevy_eventsource: the game's thread {} %, the IO thread {} %; without the game's own \
+         frames {} %",
+        spread(&main_thread, 2),
+        spread(
+            &game
+                .iter()
+                .zip(&main_thread)
+                .map(|(game, main)| game - main)
+                .collect::<Vec<_>>(),
+            2
+        ),
+        spread(&plugin, 2),
+    );
+    if let Some(peer) = cpu("eventsource-client") {
+        let ratio = |ours: &[f64]| -> Vec<f64> {
+            ours.iter()
+                .zip(&peer)
+                .map(|(ours, peer)| ours / peer)
+                .collect()
+        };
+        println!(
+            "CPU against eventsource-client, round by round: the whole game {}×; the game less its \
+             own frames {}×",
+            spread(&ratio(&game), 2),
+            spread(&ratio(&plugin), 2),
         );
     }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Runs one client process and returns its report.
+fn run_client(
+    this: &std::path::Path,
+    client: &str,
+    sources: usize,
+    url: &str,
+    seconds: u64,
+    protocol: &str,
+) -> Value {
+    let output = Command::new(this)
+        .args([
+            "--client",
+            client,
+            &sources.to_string(),
+            url,
+            &seconds.to_string(),
+            protocol,
+        ])
+        .output()
+        .expect("run a client");
+    assert!(output.status.success(), "{client}: {output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("{client} printed no report: {stdout}"))
+}
+
+/// The median of `values`, and their range in brackets when there are several.
+fn spread(values: &[f64], decimals: usize) -> String {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    match (sorted.first(), sorted.last()) {
+        (Some(low), Some(high)) if sorted.len() > 1 => {
+            format!("{median:.decimals$} ({low:.decimals$}–{high:.decimals$})")
+        }
+        _ => format!("{median:.decimals$}"),
+    }
 }
 
 // ---- the server -------------------------------------------------------------------------------
@@ -276,17 +401,25 @@ fn rss_kib() -> f64 {
 fn cpu_time() -> Duration {
     let nanos: u64 = std::fs::read_dir("/proc/self/task")
         .unwrap()
-        .map(|task| {
-            let schedstat = std::fs::read_to_string(task.unwrap().path().join("schedstat"));
-            schedstat
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .and_then(|ran| ran.parse::<u64>().ok())
-                .unwrap()
-        })
+        .map(|task| ran_nanos(&task.unwrap().path()))
         .sum();
     Duration::from_nanos(nanos)
+}
+
+/// CPU time of this process's main thread (the game's, in the game) so far.
+fn main_thread_cpu_time() -> Duration {
+    let main = std::path::PathBuf::from(format!("/proc/self/task/{}", std::process::id()));
+    Duration::from_nanos(ran_nanos(&main))
+}
+
+/// The first field of a thread's `schedstat`: nanoseconds it ran.
+fn ran_nanos(task: &std::path::Path) -> u64 {
+    std::fs::read_to_string(task.join("schedstat"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .and_then(|ran| ran.parse::<u64>().ok())
+        .unwrap()
 }
 
 /// The window in which events are counted: starts once every source is open.
@@ -295,6 +428,7 @@ struct Window {
     sources: usize,
     started: Instant,
     cpu: Duration,
+    main_thread_cpu: Duration,
     delivered_before: u64,
 }
 
@@ -305,6 +439,7 @@ impl Window {
             sources,
             started: Instant::now(),
             cpu: cpu_time(),
+            main_thread_cpu: main_thread_cpu_time(),
             delivered_before: delivered,
         }
     }
@@ -312,9 +447,11 @@ impl Window {
     fn report(&self, delivered: u64, seconds: u64) -> Value {
         let wall = self.started.elapsed();
         let cpu = cpu_time() - self.cpu;
+        let main_thread_cpu = main_thread_cpu_time() - self.main_thread_cpu;
         json!({
-            "kib_per_source": (rss_kib() - self.baseline_rss) / self.sources as f64,
+            "kib_per_source": (rss_kib() - self.baseline_rss) / self.sources.max(1) as f64,
             "cpu_percent": 100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+            "main_thread_cpu_percent": 100.0 * main_thread_cpu.as_secs_f64() / wall.as_secs_f64(),
             "delivered": delivered - self.delivered_before,
             // One event per source per second; the window holds `seconds` ticks, give or take
             // the one in flight at either end.
@@ -377,6 +514,28 @@ fn game(sources: usize, url: &str, seconds: u64, h2: bool) -> Value {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     let window = Window::begin(baseline, sources, app.world().resource::<Count>().0);
+    let frames = frames_for(&mut app, &window, seconds, next);
+    let mut report = window.report(app.world().resource::<Count>().0, seconds);
+    with_frame_times(&mut report, frames);
+    report
+}
+
+/// The game without the plugin and without sources: what its frames cost alone, at the same
+/// pace. The plugin's share of the game's CPU is the game's less this.
+fn frames_alone(seconds: u64) -> Value {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).init_resource::<Count>();
+    app.update();
+    let window = Window::begin(rss_kib(), 0, 0);
+    let frames = frames_for(&mut app, &window, seconds, Instant::now());
+    let mut report = window.report(0, 0);
+    with_frame_times(&mut report, frames);
+    report
+}
+
+/// Runs the app at 60 frames a second from `next` until `seconds` of the window have passed;
+/// returns each frame's duration.
+fn frames_for(app: &mut App, window: &Window, seconds: u64, mut next: Instant) -> Vec<Duration> {
     let mut frames = Vec::new();
     while window.started.elapsed() < Duration::from_secs(seconds) {
         let frame = Instant::now();
@@ -388,7 +547,11 @@ fn game(sources: usize, url: &str, seconds: u64, h2: bool) -> Value {
             next = Instant::now();
         }
     }
-    let mut report = window.report(app.world().resource::<Count>().0, seconds);
+    frames
+}
+
+/// Adds the frame times' p50, p99 and max (ms) to the report.
+fn with_frame_times(report: &mut Value, mut frames: Vec<Duration>) {
     frames.sort();
     let at = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
     report["frame_ms"] = json!([
@@ -396,7 +559,6 @@ fn game(sources: usize, url: &str, seconds: u64, h2: bool) -> Value {
         (at(0.99) * 100.0).round() / 100.0,
         (at(1.0) * 100.0).round() / 100.0
     ]);
-    report
 }
 
 fn launchdarkly(sources: usize, url: &str, seconds: u64) -> Value {
