@@ -72,6 +72,17 @@ pub enum SseError {
         #[source]
         source: Arc<reqwest::Error>,
     },
+    /// The plugin could not start its IO thread or the thread's tokio runtime: the system
+    /// refused a thread, or a file descriptor for the runtime's event queue (`ulimit -n`
+    /// reached). The source reconnects, and the next attempt tries again to start it.
+    #[error("{url}: the IO thread could not be started: {source}")]
+    IoThread {
+        /// The source's URL.
+        url: SourceUrl,
+        /// The system's error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
     /// The connection failed or broke: DNS, TCP, connect timeout, HTTP framing. The source
     /// reconnects. The message includes every cause, e.g. `connection refused`.
     #[error("{url}: connection failed: {}", causes(source))]
@@ -314,6 +325,7 @@ impl SseError {
         match self {
             Self::InvalidRequest { url, .. }
             | Self::Client { url, .. }
+            | Self::IoThread { url, .. }
             | Self::Transport { url, .. }
             | Self::Tls { url, .. }
             | Self::Redirect { url, .. }

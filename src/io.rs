@@ -22,11 +22,14 @@ pub(crate) struct IoThread {
 }
 
 impl IoThread {
-    pub(crate) fn start() -> Self {
+    /// Starts the runtime and its thread. An error when the system refuses either (no file
+    /// descriptor left for the runtime's event queue, no thread): the attempt that needed them
+    /// fails with [`SseError::IoThread`](crate::error::SseError::IoThread) and the next one
+    /// tries again.
+    pub(crate) fn start() -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .expect("bevy_eventsource: cannot start the IO runtime");
+            .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = async_channel::bounded::<()>(1);
         std::thread::Builder::new()
@@ -37,12 +40,11 @@ impl IoThread {
                 });
                 // Cancel what is left without waiting for blocking work (DNS lookups).
                 runtime.shutdown_background();
-            })
-            .expect("bevy_eventsource: cannot start the IO thread");
-        Self {
+            })?;
+        Ok(Self {
             handle,
             _stop: stop,
-        }
+        })
     }
 }
 

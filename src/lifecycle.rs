@@ -157,8 +157,11 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
         entity,
         token.epoch,
     );
-    let transport = transport(world);
     let built = built.and_then(|mut request| {
+        let transport = transport(world).map_err(|source| SseError::IoThread {
+            url: request.url.clone(),
+            source: std::sync::Arc::new(source),
+        })?;
         if transport.needs_client() {
             let (client, lane) =
                 lanes::client_for(world, request.request.url()).map_err(|source| {
@@ -170,10 +173,10 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
             request.client = Some(client);
             request.lane = lane;
         }
-        Ok(request)
+        Ok((transport, request))
     });
     let handle = match built {
-        Ok(request) => Some(span.in_scope(|| transport.start(request, sender))),
+        Ok((transport, request)) => Some(span.in_scope(|| transport.start(request, sender))),
         Err(error) => {
             // Reported like any failed attempt, at the next receive step.
             world.resource_mut::<SseRuntime>().unsent.push(ReportBatch {

@@ -68,21 +68,21 @@ impl SseRuntime {
 
 /// The transport attempts run on: a [`MemoryTransport`] the game inserted, or else the game's
 /// tokio runtime if it gave one, or else the IO thread, started the first time a source
-/// connects.
-pub(crate) fn transport(world: &mut World) -> Arc<dyn Transport> {
+/// connects. An error when the IO thread could not be started; the next call tries again.
+pub(crate) fn transport(world: &mut World) -> std::io::Result<Arc<dyn Transport>> {
     let runtime = world.resource::<SseRuntime>();
     if let Some(transport) = &runtime.transport {
-        return transport.clone();
+        return Ok(transport.clone());
     }
     let transport: Arc<dyn Transport> = match world.get_resource::<MemoryTransport>() {
         Some(memory) => Arc::new(memory.clone()),
         None => match &runtime.tokio {
             Some(handle) => Arc::new(GameRuntime(handle.clone())),
-            None => Arc::new(IoThread::start()),
+            None => Arc::new(IoThread::start()?),
         },
     };
     world.resource_mut::<SseRuntime>().transport = Some(transport.clone());
-    transport
+    Ok(transport)
 }
 
 /// What the plugin's own client was built from.
