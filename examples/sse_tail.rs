@@ -115,13 +115,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The frame loop: a frame a millisecond, and the next one at once after a frame that took in
-/// body bytes worth a quarter of the byte budget or more (the budget also counts each event's
-/// report, so a full budget is about half body bytes). A fast stream is then limited by the budget a frame takes in
-/// (1 MiB a millisecond would be about 5 million events a second), and waiting for the next
-/// millisecond would only leave the IO thread idle; slower streams are taken in a millisecond's
-/// worth at a time (frames back to back would each take a handful of events, at a cost per
-/// frame), and a quiet one sleeps.
+/// The frame loop: a frame at most every millisecond, sooner while the stream is fast. After
+/// each frame it waits as long as the stream, at the rate the last frame took it in, needs to
+/// fill a quarter of the byte budget (the body bytes of about a quarter of the budget; the budget
+/// also counts each event's report), and never more than a millisecond. A fast stream is then
+/// taken in before the budget fills and the IO thread has to wait for the game (at 1 ms frames it
+/// filled the whole 1 MiB in under half of one, then sat idle); a slower one is taken in a
+/// millisecond's worth at a time (frames back to back would each take a handful of events, at a
+/// cost per frame), and a quiet one sleeps.
 fn run(mut app: App) -> AppExit {
     // As Bevy's own runner starts.
     while app.plugins_state() == bevy::app::PluginsState::Adding {
@@ -129,8 +130,9 @@ fn run(mut app: App) -> AppExit {
     }
     app.finish();
     app.cleanup();
-    let busy = (SsePlugin::default().max_queued_bytes / 4) as u64;
+    let quarter = (SsePlugin::default().max_queued_bytes / 4) as f64;
     let mut bytes = 0;
+    let mut previous = std::time::Instant::now();
     loop {
         let started = std::time::Instant::now();
         app.update();
@@ -139,9 +141,14 @@ fn run(mut app: App) -> AppExit {
         }
         let total = app.world().resource::<SseStats>().total_bytes;
         let took = total - std::mem::replace(&mut bytes, total);
-        if took < busy {
-            std::thread::sleep(FRAME.saturating_sub(started.elapsed()));
-        }
+        // What came in since the last frame began, at that rate: how long a quarter takes.
+        let since = started.duration_since(std::mem::replace(&mut previous, started));
+        let fill = if took == 0 {
+            FRAME
+        } else {
+            since.mul_f64(quarter / took as f64).min(FRAME)
+        };
+        std::thread::sleep(fill.saturating_sub(started.elapsed()));
     }
 }
 
