@@ -1,8 +1,10 @@
 //! Whole processes, side by side: `sse_tail --count` (the example: a Bevy app with the plugin)
 //! and LaunchDarkly's `eventsource-client` 0.18 on a current-thread tokio runtime (this binary
-//! with `--launchdarkly`), each reading the same 1,000,000-event tick stream from a loopback
-//! server as fast as it can and counting every event. Prints peak RSS (GNU time's maximum
-//! resident set size) and events per second, each contender run in turn, five rounds.
+//! with `--launchdarkly`), each reading the same 1,000,000-event stream from a loopback server as
+//! fast as it can and counting every event: game ticks (named events with IDs and a JSON
+//! payload) and LLM tokens (OpenAI-style deltas, unnamed, no ID), each as one plain body and as
+//! one HTTP chunk per event. Prints peak RSS (GNU time's maximum resident set size) and events
+//! per second, each contender run in turn, five rounds.
 //!
 //! Run: `cargo build --release --example sse_tail && cargo bench --bench tail`
 //! (needs `/usr/bin/time`, Debian's package `time`).
@@ -32,7 +34,6 @@ fn main() {
         launchdarkly(&url);
         return;
     }
-    let body = Arc::new(corpus::tick_events(EVENTS));
     let sse_tail =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/sse_tail");
     assert!(
@@ -42,13 +43,19 @@ fn main() {
     let this = std::env::current_exe().expect("this binary");
     let mut rows: Vec<(&str, Vec<(f64, f64)>)> =
         vec![("sse_tail --count", vec![]), ("eventsource-client", vec![])];
-    for (name, framing) in [
-        ("plain", Framing::Plain),
-        ("chunk-per-event", Framing::ChunkPerEvent),
-    ] {
+    let corpora = [
+        ("tick", corpus::tick_events(EVENTS)),
+        ("LLM token", corpus::llm_token_events(EVENTS)),
+    ];
+    for ((corpus, body), (name, framing)) in corpora.iter().flat_map(|corpus| {
+        [
+            (corpus, ("plain", Framing::Plain)),
+            (corpus, ("chunk-per-event", Framing::ChunkPerEvent)),
+        ]
+    }) {
         let framed = match framing {
             Framing::Plain => body.to_vec(),
-            Framing::ChunkPerEvent => chunk_per_event(&body),
+            Framing::ChunkPerEvent => chunk_per_event(body),
         };
         let addr = start_server(Arc::new(framed), framing);
         let url = format!("http://{addr}/");
@@ -67,10 +74,7 @@ fn main() {
                 Command::new(&this).args(["--launchdarkly", url.as_str()]),
             ));
         }
-        println!(
-            "\n{} framing, {EVENTS} events, {ROUNDS} rounds (median):\n",
-            name
-        );
+        println!("\n{corpus} events, {name} framing, {EVENTS} events, {ROUNDS} rounds (median):\n");
         println!("| process | peak RSS (MB) | events/s (M) |");
         println!("|---|---|---|");
         let medians: Vec<(f64, f64)> = rows.iter().map(|(_, runs)| median(runs)).collect();

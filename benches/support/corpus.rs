@@ -39,21 +39,35 @@ fn push_tick(out: &mut String, seq: u64, line_end: &str) {
 
 /// An LLM token stream, OpenAI-style: one small JSON delta per event, unnamed, no id.
 pub fn llm_tokens() -> Vec<u8> {
-    const WORDS: &[&str] = &[
-        "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".",
-    ];
     let mut out = String::with_capacity(CORPUS_BYTES + 256);
     let mut i = 0;
     while out.len() < CORPUS_BYTES {
-        write!(
-            out,
-            "data: {{\"choices\":[{{\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n",
-            WORDS[i % WORDS.len()]
-        )
-        .unwrap();
+        push_token(&mut out, i);
         i += 1;
     }
     out.into_bytes()
+}
+
+/// `count` events of [`llm_tokens`]' stream.
+#[allow(dead_code)] // each bench includes this file and uses some of it
+pub fn llm_token_events(count: u64) -> Vec<u8> {
+    let mut out = String::with_capacity(count as usize * 56);
+    for i in 0..count as usize {
+        push_token(&mut out, i);
+    }
+    out.into_bytes()
+}
+
+fn push_token(out: &mut String, i: usize) {
+    const WORDS: &[&str] = &[
+        "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".",
+    ];
+    write!(
+        out,
+        "data: {{\"choices\":[{{\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n",
+        WORDS[i % WORDS.len()]
+    )
+    .unwrap();
 }
 
 /// 32 KiB events made of 100-byte data lines.
