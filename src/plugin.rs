@@ -34,8 +34,11 @@ pub struct SsePlugin {
     /// How many bytes of received events may wait between the network and the game, over all
     /// sources: the body bytes the events hold on to and their reports. When the game falls
     /// behind, the IO tasks wait and TCP flow control slows the servers, so memory stays bounded
-    /// whatever the framing and nothing is dropped. A single batch larger than this still
-    /// passes, alone. Default 1 MiB.
+    /// whatever the framing and nothing is dropped. A batch goes through whenever the budget
+    /// is not spent yet, so what waits can pass this by one batch, and a batch larger than the
+    /// whole budget still passes. A batch is what one IO task read in one go: on a fast stream
+    /// sent as one plain body, up to one read of hyper's (hundreds of KiB), whose events'
+    /// reports can take as much again. Default 1 MiB.
     pub max_queued_bytes: usize,
     /// The most messages delivered per frame; the rest waits for the next frames. `None` (the
     /// default) delivers everything that was queued when the frame's receive step began.
