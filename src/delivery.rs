@@ -162,16 +162,14 @@ pub(crate) fn receive(world: &mut World) {
         bytes: 0,
     };
     let max_batches = world.resource::<SseRuntime>().max_batches_per_frame;
-    // Taken out and put back, not `resource_scope`d: a resource is an entity's component, and
-    // the scope removed and reinserted it, moving the entity between archetypes each frame.
-    let mut inbox = std::mem::take(&mut *world.resource_mut::<Inbox>());
-    let delivered = {
+    let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
         fill(world, &mut inbox, max_batches);
         let before = budget.messages;
         while !budget.spent() {
             let Some((entity, slot)) = inbox.turns.pop_front() else {
                 break;
             };
+            let inbox = &mut *inbox;
             let queue = &mut inbox.queues[slot];
             let done = serve(world, entity, queue, &mut budget, &mut inbox.scratch);
             inbox.held -= done;
@@ -187,9 +185,8 @@ pub(crate) fn receive(world: &mut World) {
         // The room the applied batches gave back: one wake-up, which the IO tasks pass on.
         world.resource::<SseRuntime>().budget.wake_one();
         before - budget.messages
-    };
-    let backlog = inbox.held;
-    *world.resource_mut::<Inbox>() = inbox;
+    });
+    let backlog = world.resource::<Inbox>().held;
     let mut stats = world.resource_mut::<SseStats>();
     stats.frame_messages = delivered;
     stats.total_messages += delivered as u64;
