@@ -162,6 +162,10 @@ pub(crate) fn receive(world: &mut World) {
         bytes: 0,
     };
     let max_batches = world.resource::<SseRuntime>().max_batches_per_frame;
+    // `resource_scope` removes the resource first, and that applies the commands queued before
+    // the step (a despawned observer's unregistration among them) before any game callback in
+    // it runs. Taking the inbox out without that flush let the lifecycle fuzz target's seed
+    // crash-c87d17a5 fail (a closed source's ended attempt went on to Retrying).
     let delivered = world.resource_scope(|world, mut inbox: Mut<Inbox>| {
         fill(world, &mut inbox, max_batches);
         let before = budget.messages;
