@@ -127,98 +127,52 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     for (client, runs) in clients.iter().zip(&runs) {
-        let field = |name: &str| -> Vec<f64> {
-            runs.iter()
-                .map(|run| run[name].as_f64().unwrap_or(0.0))
-                .collect()
+        let name = match *client {
+            "hyper" => "hyper's connection alone (the floor)",
+            "bevy_frames" => "the same game's frames, no plugin, no sources",
+            client => client,
         };
-        let frames = if runs[0].get("frame_ms").is_some() && *client != "bevy_frames" {
-            let at = |i: usize| {
-                spread(
-                    &runs
-                        .iter()
-                        .map(|run| run["frame_ms"][i].as_f64().unwrap())
-                        .collect::<Vec<_>>(),
-                    2,
-                )
-            };
+        let (memory, events) = if *client == "bevy_frames" {
+            ("–".to_owned(), "–".to_owned())
+        } else {
+            let total = |field| values(runs, field).iter().sum::<f64>();
+            (
+                spread(&values(runs, "/kib_per_source"), 1),
+                format!("{} / {}", total("/delivered"), total("/sent")),
+            )
+        };
+        let frames = if *client == "bevy_eventsource" {
+            let at = |i: usize| spread(&values(runs, &format!("/frame_ms/{i}")), 2);
             format!("{} / {} / {}", at(0), at(1), at(2))
         } else {
             "–".to_owned()
         };
-        let delivered = field("delivered").iter().sum::<f64>();
-        let sent = field("sent").iter().sum::<f64>();
-        let (name, memory, events) = match *client {
-            "hyper" => (
-                "hyper's connection alone (the floor)",
-                spread(&field("kib_per_source"), 1),
-                format!("{delivered} / {sent}"),
-            ),
-            "bevy_frames" => (
-                "the same game's frames, no plugin, no sources",
-                "–".to_owned(),
-                "–".to_owned(),
-            ),
-            client => (
-                client,
-                spread(&field("kib_per_source"), 1),
-                format!("{delivered} / {sent}"),
-            ),
-        };
-        println!(
-            "| {name} | {memory} | {} % | {events} | {frames} |",
-            spread(&field("cpu_percent"), 2),
-        );
+        let cpu = spread(&values(runs, "/cpu_percent"), 2);
+        println!("| {name} | {memory} | {cpu} % | {events} | {frames} |");
     }
     // Paired by round: the clients of a round ran back to back, on the same machine state.
-    let cpu = |client: &str| -> Option<Vec<f64>> {
+    let cpu = |client: &str| {
         let index = clients.iter().position(|name| *name == client)?;
-        Some(
-            runs[index]
-                .iter()
-                .map(|run| run["cpu_percent"].as_f64().unwrap())
-                .collect(),
-        )
+        Some(values(&runs[index], "/cpu_percent"))
     };
-    let (game, frames) = (
-        cpu("bevy_eventsource").unwrap(),
-        cpu("bevy_frames").unwrap(),
-    );
-    let plugin: Vec<f64> = game
-        .iter()
-        .zip(&frames)
-        .map(|(game, frames)| game - frames)
-        .collect();
-    let main_thread: Vec<f64> = runs[0]
-        .iter()
-        .map(|run| run["main_thread_cpu_percent"].as_f64().unwrap())
-        .collect();
+    let game = cpu("bevy_eventsource").unwrap();
+    let main_thread = values(&runs[0], "/main_thread_cpu_percent");
+    let plugin = by_round(&game, &cpu("bevy_frames").unwrap(), |game, frames| {
+        game - frames
+    });
     println!(
         "\nbevy_eventsource: the game's thread {} %, the IO thread {} %; without the game's own \
          frames {} %",
         spread(&main_thread, 2),
-        spread(
-            &game
-                .iter()
-                .zip(&main_thread)
-                .map(|(game, main)| game - main)
-                .collect::<Vec<_>>(),
-            2
-        ),
+        spread(&by_round(&game, &main_thread, |game, main| game - main), 2),
         spread(&plugin, 2),
     );
     if let Some(peer) = cpu("eventsource-client") {
-        let ratio = |ours: &[f64]| -> Vec<f64> {
-            ours.iter()
-                .zip(&peer)
-                .map(|(ours, peer)| ours / peer)
-                .collect()
-        };
         println!(
             "CPU against eventsource-client, round by round: the whole game {}×; the game less its \
              own frames {}×",
-            spread(&ratio(&game), 2),
-            spread(&ratio(&plugin), 2),
+            spread(&by_round(&game, &peer, |ours, peer| ours / peer), 2),
+            spread(&by_round(&plugin, &peer, |ours, peer| ours / peer), 2),
         );
     }
     let _ = server.kill();
@@ -252,6 +206,18 @@ fn run_client(
         .rev()
         .find_map(|line| serde_json::from_str(line).ok())
         .unwrap_or_else(|| panic!("{client} printed no report: {stdout}"))
+}
+
+/// One figure of each round's report (a JSON pointer, such as `/cpu_percent`).
+fn values(runs: &[Value], pointer: &str) -> Vec<f64> {
+    runs.iter()
+        .map(|run| run.pointer(pointer).and_then(Value::as_f64).unwrap_or(0.0))
+        .collect()
+}
+
+/// `f` of two figures round by round.
+fn by_round(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    a.iter().zip(b).map(|(a, b)| f(*a, *b)).collect()
 }
 
 /// The median of `values`, and their range in brackets when there are several.
@@ -564,21 +530,13 @@ fn with_frame_times(report: &mut Value, mut frames: Vec<Duration>) {
 fn launchdarkly(sources: usize, url: &str, seconds: u64) -> Value {
     use eventsource_client::{Client, SSE};
     use futures_lite::StreamExt;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let delivered = Arc::new(AtomicU64::new(0));
-    let open = Arc::new(AtomicU64::new(0));
-    runtime.block_on(async {
-        let baseline = rss_kib();
+    on_tokio(sources, seconds, || {
         // One transport (one hyper connection pool) shared by every stream, as the plugin shares
         // one reqwest client.
         let transport = peers::launchdarkly_transport();
-        for _ in 0..sources {
+        move |open, delivered| {
             let client = peers::launchdarkly_client(url, transport.clone());
-            let (delivered, open) = (delivered.clone(), open.clone());
-            tokio::spawn(async move {
+            async move {
                 let mut stream = client.stream();
                 while let Some(item) = stream.next().await {
                     match item {
@@ -593,7 +551,30 @@ fn launchdarkly(sources: usize, url: &str, seconds: u64) -> Value {
                         Err(error) => panic!("eventsource-client: {error:?}"),
                     }
                 }
-            });
+            }
+        }
+    })
+}
+
+/// A client on one current-thread tokio runtime: after the baseline RSS, `setup` makes what
+/// runs each source (given its `open` and `delivered` counters), one task a source, then
+/// [`measure_once_open`].
+fn on_tokio<S, F>(sources: usize, seconds: u64, setup: impl FnOnce() -> S) -> Value
+where
+    S: Fn(Arc<AtomicU64>, Arc<AtomicU64>) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let open = Arc::new(AtomicU64::new(0));
+    runtime.block_on(async {
+        let baseline = rss_kib();
+        let source = setup();
+        for _ in 0..sources {
+            tokio::spawn(source(open.clone(), delivered.clone()));
         }
         measure_once_open(&open, &delivered, sources, baseline, seconds).await
     })
@@ -624,25 +605,17 @@ async fn measure_once_open(
 /// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper HTTP/1.1
 /// client connection per source ([`hyper_alone`]) on one current-thread runtime, nothing else.
 fn hyper_floor(sources: usize, url: &str, seconds: u64) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let delivered = Arc::new(AtomicU64::new(0));
-    let open = Arc::new(AtomicU64::new(0));
-    runtime.block_on(async {
-        let baseline = rss_kib();
-        for _ in 0..sources {
-            let (url, delivered, open) = (url.to_owned(), delivered.clone(), open.clone());
-            tokio::spawn(async move {
+    on_tokio(sources, seconds, || {
+        |open: Arc<AtomicU64>, delivered: Arc<AtomicU64>| {
+            let url = url.to_owned();
+            async move {
                 let body = hyper_alone::open(&url).await;
                 open.fetch_add(1, Ordering::Relaxed);
                 hyper_alone::count_events(body, |ended| {
                     delivered.fetch_add(ended, Ordering::Relaxed);
                 })
                 .await;
-            });
+            }
         }
-        measure_once_open(&open, &delivered, sources, baseline, seconds).await
     })
 }

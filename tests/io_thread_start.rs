@@ -72,6 +72,8 @@ fn an_io_thread_that_cannot_start_is_a_typed_error_and_the_next_attempt_starts_i
         },
     )
     .expect("lower the file descriptor limit");
+    // Not `update_until`: the limit goes back before anything is asserted, so that a failure
+    // here still reports (and the rest of the process can open files).
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.world().resource::<Seen>().errors.is_empty() && Instant::now() < deadline {
         app.update();
