@@ -58,8 +58,8 @@ const FRAME: Duration = Duration::from_millis(1);
 const SHORTEST_WAIT: Duration = Duration::from_micros(50);
 /// The byte budget ([`SsePlugin::max_queued_bytes`]). The loop runs a frame once about a quarter
 /// of it has come, thousands of frames a second on a fast stream, so half the default (1 MiB,
-/// which a game at 60 frames a second needs for a fast stream) is plenty: as fast, and less
-/// memory at the peak of a fast stream of short events.
+/// which a game at 60 frames a second needs for a fast stream) is plenty, and less waits at the
+/// peak of a fast stream (README, "Whole processes and many sources").
 const BUDGET: usize = 512 * 1024;
 /// The fixed timestep: nothing runs in it, but Bevy drops messages by it.
 const FIXED: Duration = Duration::from_micros(100);
