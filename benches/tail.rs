@@ -47,53 +47,55 @@ fn main() {
         ("tick", corpus::tick_events(EVENTS)),
         ("LLM token", corpus::llm_token_events(EVENTS)),
     ];
-    for ((corpus, body), (name, framing)) in corpora.iter().flat_map(|corpus| {
-        [
-            (corpus, ("plain", Framing::Plain)),
-            (corpus, ("chunk-per-event", Framing::ChunkPerEvent)),
-        ]
-    }) {
-        let framed = match framing {
-            Framing::Plain => body.to_vec(),
-            Framing::ChunkPerEvent => chunk_per_event(body),
-        };
-        let addr = start_server(Arc::new(framed), framing);
-        let url = format!("http://{addr}/");
-        for row in &mut rows {
-            row.1.clear();
-        }
-        for _ in 0..ROUNDS {
-            let count = EVENTS.to_string();
-            rows[0].1.push(measure(Command::new(&sse_tail).args([
-                url.as_str(),
-                "--count",
-                "--max-events",
-                &count,
-            ])));
-            rows[1].1.push(measure(
-                Command::new(&this).args(["--launchdarkly", url.as_str()]),
-            ));
-        }
-        println!("\n{corpus} events, {name} framing, {EVENTS} events, {ROUNDS} rounds (median):\n");
-        println!("| process | peak RSS (MB) | events/s (M) |");
-        println!("|---|---|---|");
-        let medians: Vec<(f64, f64)> = rows.iter().map(|(_, runs)| median(runs)).collect();
-        for ((name, runs), (rss, seconds)) in rows.iter().zip(&medians) {
-            let all: Vec<String> = runs
-                .iter()
-                .map(|(rss, s)| format!("{rss:.1} MB/{s:.3} s"))
-                .collect();
+    for (corpus, body) in &corpora {
+        for (name, framing) in [
+            ("plain", Framing::Plain),
+            ("chunk-per-event", Framing::ChunkPerEvent),
+        ] {
+            let framed = match framing {
+                Framing::Plain => body.to_vec(),
+                Framing::ChunkPerEvent => chunk_per_event(body),
+            };
+            let addr = start_server(Arc::new(framed), framing);
+            let url = format!("http://{addr}/");
+            for row in &mut rows {
+                row.1.clear();
+            }
+            for _ in 0..ROUNDS {
+                let count = EVENTS.to_string();
+                rows[0].1.push(measure(Command::new(&sse_tail).args([
+                    url.as_str(),
+                    "--count",
+                    "--max-events",
+                    &count,
+                ])));
+                rows[1].1.push(measure(
+                    Command::new(&this).args(["--launchdarkly", url.as_str()]),
+                ));
+            }
             println!(
-                "| {name} | {rss:.1} | {:.2} |  <!-- {} -->",
-                EVENTS as f64 / seconds / 1e6,
-                all.join(", ")
+                "\n{corpus} events, {name} framing, {EVENTS} events, {ROUNDS} rounds (median):\n"
+            );
+            println!("| process | peak RSS (MB) | events/s (M) |");
+            println!("|---|---|---|");
+            let medians: Vec<(f64, f64)> = rows.iter().map(|(_, runs)| median(runs)).collect();
+            for ((name, runs), (rss, seconds)) in rows.iter().zip(&medians) {
+                let all: Vec<String> = runs
+                    .iter()
+                    .map(|(rss, s)| format!("{rss:.1} MB/{s:.3} s"))
+                    .collect();
+                println!(
+                    "| {name} | {rss:.1} | {:.2} |  <!-- {} -->",
+                    EVENTS as f64 / seconds / 1e6,
+                    all.join(", ")
+                );
+            }
+            println!(
+                "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×",
+                medians[0].0 / medians[1].0,
+                medians[1].1 / medians[0].1
             );
         }
-        println!(
-            "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×",
-            medians[0].0 / medians[1].0,
-            medians[1].1 / medians[0].1
-        );
     }
 }
 

@@ -147,7 +147,7 @@ fn run(mut app: App) -> AppExit {
     app.finish();
     app.cleanup();
     let quarter = (BUDGET / 4) as f64;
-    let report = std::mem::size_of::<SseMessage>() as u64;
+    let per_event = std::mem::size_of::<SseMessage>() as u64;
     let mut counted = 0;
     let mut previous = std::time::Instant::now();
     let mut wait = SHORTEST_WAIT;
@@ -158,7 +158,7 @@ fn run(mut app: App) -> AppExit {
             return exit;
         }
         let stats = app.world().resource::<SseStats>();
-        let total = stats.total_bytes + stats.total_messages * report;
+        let total = stats.total_bytes + stats.total_messages * per_event;
         let took = total - std::mem::replace(&mut counted, total);
         // What came in since the last frame began, at that rate: how long a quarter takes.
         let since = started.duration_since(std::mem::replace(&mut previous, started));

@@ -333,9 +333,9 @@ fn apply_reports(
 /// What a turn holds back to write as batches: messages, and values of one decoded type.
 #[derive(Default)]
 pub(crate) struct Unobserved {
-    /// Messages of this frame's turns so far, of every source, in order; written to the game in
-    /// one go by [`flush`](Self::flush) at the end of the step, or before anything else reaches
-    /// the game.
+    /// Messages of this frame's turns so far, of every source, in order; written to the game by
+    /// [`flush`](Self::flush) at the end of the step, before anything else reaches the game, and
+    /// whenever [`WRITE_EVERY`] are held.
     messages: Vec<SseMessage>,
     /// Where the current turn's messages start in `messages`.
     turn_start: usize,

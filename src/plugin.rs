@@ -39,7 +39,7 @@ pub struct SsePlugin {
     /// whole budget still passes. A batch holds at most 128 KiB of one source's body and its
     /// events' reports (a larger read is cut into parts after a line end; only a longer line
     /// makes a larger batch), or the small HTTP chunks that were ready together, up to 4,096
-    /// events. The game takes in up to this much a frame: at 60 frames a second, 1 MiB carries
+    /// events or 256 KiB. The game takes in up to this much a frame: at 60 frames a second, 1 MiB carries
     /// about 350,000 short events a second. Default 1 MiB.
     pub max_queued_bytes: usize,
     /// The most messages delivered per frame; the rest waits for the next frames. `None` (the
