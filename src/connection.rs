@@ -239,7 +239,8 @@ fn first_part(chunk: &mut bytes::Bytes) -> Option<bytes::Bytes> {
 /// The small chunks of one batch, copied into one buffer of the batch's own and parsed together.
 ///
 /// hyper reads into a buffer of 8 KiB or more and hands out each chunk as a slice of it. An event
-/// shares the chunk it came in, and so does the parser's last event ID until the next ID comes.
+/// over 76 bytes shares the chunk it came in, and so does the parser's last event ID until the
+/// next ID comes.
 /// While any slice of hyper's buffer lives, hyper cannot read into it again and allocates another:
 /// a quiet stream's one small event held a whole buffer (at 10,000 sources, 4 KiB of memory a
 /// source). Copied, a small chunk leaves hyper its buffer, and a burst of one-event chunks (axum

@@ -46,8 +46,8 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use memchr::memchr;
 
-use message_event::EventId;
 pub use message_event::{DEFAULT_EVENT_TYPE, MessageEvent};
+use message_event::{EventId, InlinePlan};
 
 /// The UTF-8 byte order mark, stripped once at the start of a stream.
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
@@ -285,8 +285,9 @@ impl SseParser {
         self.feed_from(chunk, None, sink)
     }
 
-    /// [`feed`](Self::feed) for a chunk held in [`Bytes`], as HTTP clients deliver them: the
-    /// events share the chunk instead of copying out of it.
+    /// [`feed`](Self::feed) for a chunk held in [`Bytes`], as HTTP clients deliver them: an
+    /// event larger than its inline form (see [`MessageEvent`]) shares the chunk instead of
+    /// copying out of it.
     ///
     /// # Errors
     ///
@@ -605,7 +606,7 @@ impl SseParser {
         // "7. Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to equal
         // the value of the event type buffer."
-        let Some((text, data, event_type)) = self.shared_parts(buf) else {
+        let Some((data, event_type)) = self.text_parts(buf) else {
             return self.dispatch_owned(buf, sink);
         };
         let retry = self.block_retry;
@@ -615,11 +616,21 @@ impl SseParser {
             Some(range) => EventId::Range(buf.relative(range.clone()).unwrap_or_default()),
             None => EventId::Shared(&self.last_event_id),
         };
-        // Built in the call: an event built first and then moved is read back as vectors from
-        // the words just written, a store-forwarding stall that cost a fifth of the parse.
-        sink(Parsed::Message(MessageEvent::from_shared(
-            text, data, event_type, id, retry,
-        )));
+        // Built in the call: an event built first and then moved is read back from the words
+        // just written, a store-forwarding stall.
+        if let Some(plan) = InlinePlan::new(buf.text, &data, &event_type, &id) {
+            sink(Parsed::Message(MessageEvent::inline_planned(
+                buf.text, &plan, &id, retry,
+            )));
+        } else {
+            sink(Parsed::Message(MessageEvent::from_shared(
+                buf.shared().clone(),
+                data,
+                event_type,
+                id,
+                retry,
+            )));
+        }
     }
 
     /// [`dispatch`](Self::dispatch) of an event that owns its text: its data or type is not
@@ -664,17 +675,16 @@ impl SseParser {
         }
     }
 
-    /// When the event's data and type are valid text of `buf`: its shared text, and the two
-    /// ranges of it.
+    /// When the event's data and type are valid text of `buf`: their ranges of that text.
     #[inline]
-    fn shared_parts(&self, buf: &Buf<'_>) -> Option<(ByteString, Range<usize>, Range<usize>)> {
+    fn text_parts(&self, buf: &Buf<'_>) -> Option<(Range<usize>, Range<usize>)> {
         let data = buf.relative(self.pending_data.clone()?)?;
         let event_type = match &self.event_type.range {
             Some(range) => buf.relative(range.clone())?,
             None if self.event_type.owned.is_empty() => data.start..data.start,
             None => return None,
         };
-        Some((buf.shared().clone(), data, event_type))
+        Some((data, event_type))
     }
 
     /// Copies every value that is still a range of `buf`, before `buf` goes away.

@@ -1,5 +1,6 @@
-//! Events parsed from `Bytes` share the chunk instead of copying it, and stay correct when they
-//! outlive the parser, the chunk, or are taken apart.
+//! Events parsed from `Bytes` hold short text themselves and share the chunk for the rest,
+//! instead of copying it, and stay correct when they outlive the parser, the chunk, or are
+//! taken apart.
 
 use bevy_eventsource::parser::{MessageEvent, Parsed, SseParser};
 use bytes::Bytes;
@@ -22,8 +23,11 @@ fn lies_in(part: &str, chunk: &[u8]) -> bool {
 }
 
 #[test]
-fn events_in_one_chunk_share_it() {
-    let chunk = Bytes::from_static(b"id: 7\nevent: tick\ndata: {\"x\":1}\n\ndata: next\n\n");
+fn large_events_in_one_chunk_share_it() {
+    let data = format!("{{\"text\":\"{}\"}}", "x".repeat(100));
+    let chunk = Bytes::from(format!(
+        "id: 7\nevent: tick\ndata: {data}\n\ndata: {data}\n\n"
+    ));
     let events = events(&mut SseParser::new(), &chunk);
     assert_eq!(events.len(), 2);
     for part in [
@@ -36,7 +40,68 @@ fn events_in_one_chunk_share_it() {
         assert!(lies_in(part, &chunk), "{part:?} was copied");
     }
     assert!(lies_in(&events[0].data_shared(), &chunk));
+    assert_eq!(events[0].data(), data);
     assert_eq!(events[1].last_event_id(), "7");
+}
+
+/// A short event holds its text itself: it takes no share of the chunk, so dropping it on the
+/// game's thread touches nothing the IO thread wrote, and the chunk is free once parsed.
+#[test]
+fn short_events_hold_their_text_and_leave_the_chunk_free() {
+    let chunk =
+        Bytes::from(b"id: 7\nevent: tick\ndata: {\"x\":1}\n\n: note\ndata: next\n\n".to_vec());
+    let events = events(&mut SseParser::new(), &chunk);
+    assert!(chunk.is_unique(), "an event holds a share of the chunk");
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.event_type(), e.data(), e.last_event_id()))
+            .collect::<Vec<_>>(),
+        [("tick", "{\"x\":1}", "7"), ("message", "next", "7")]
+    );
+    for event in &events {
+        assert!(!lies_in(event.data(), &chunk));
+    }
+    assert_eq!(events[0].data_shared(), "{\"x\":1}");
+}
+
+/// Where the inline form ends: fields that span 76 bytes of the stream (from the first byte of
+/// the ID's value to the last of the data) are held by the event, 77 share the chunk. Either
+/// way the event reads the same.
+#[test]
+fn the_inline_form_ends_at_76_bytes_of_stream() {
+    // "7\nevent: tick\ndata: " is 20 bytes before the data.
+    for (data_len, shares) in [(56, false), (57, true)] {
+        let data = "d".repeat(data_len);
+        let chunk = Bytes::from(format!("id: 7\nevent: tick\ndata: {data}\n\n"));
+        let event = events(&mut SseParser::new(), &chunk).remove(0);
+        assert_eq!(!chunk.is_unique(), shares, "{data_len} bytes of data");
+        assert_eq!(
+            (event.event_type(), event.data(), event.last_event_id()),
+            ("tick", data.as_str(), "7")
+        );
+    }
+}
+
+/// An ID from an earlier chunk is copied in after the stretch of this one, while it fits; an
+/// event it would overflow shares the chunk and the ID.
+#[test]
+fn an_id_from_an_earlier_chunk_fits_in_or_the_event_shares() {
+    let mut parser = SseParser::new();
+    events(
+        &mut parser,
+        &Bytes::from_static(b"id: 0123456789\ndata: 1\n\n"),
+    );
+    for (data_len, shares) in [(66, false), (67, true)] {
+        let data = "d".repeat(data_len);
+        let chunk = Bytes::from(format!("data: {data}\n\n"));
+        let event = events(&mut parser, &chunk).remove(0);
+        assert_eq!(!chunk.is_unique(), shares, "{data_len} bytes of data");
+        assert_eq!(
+            (event.event_type(), event.data(), event.last_event_id()),
+            ("message", data.as_str(), "0123456789")
+        );
+    }
 }
 
 #[test]
@@ -57,20 +122,23 @@ fn events_outlive_the_parser_and_the_chunk() {
 
 #[test]
 fn into_data_copies_only_the_data_of_a_shared_event() {
-    let mut stream = b"data: small\n\n".to_vec();
+    // Past the inline form's 76 bytes: the event shares the chunk.
+    let small = "s".repeat(100);
+    let mut stream = format!("data: {small}\n\n").into_bytes();
     stream.extend(std::iter::repeat_n(b':', 60_000));
     stream.push(b'\n');
     let chunk = Bytes::from(stream);
     let event = events(&mut SseParser::new(), &chunk).remove(0);
+    assert!(lies_in(event.data(), &chunk));
     let clone = event.clone();
     let data = event.into_data();
-    assert_eq!(data, "small");
+    assert_eq!(data, small);
     assert!(
         data.capacity() < 1024,
         "into_data kept {} bytes",
         data.capacity()
     );
-    assert_eq!(clone.data(), "small");
+    assert_eq!(clone.data(), small);
 }
 
 #[test]
