@@ -778,11 +778,26 @@ impl<'a> Buf<'a> {
     }
 
     /// `bytes[range]` as a [`ByteString`] sharing the validated text, if it lies in it.
+    ///
+    /// A slice of the shared text when an event made it already. Else a slice of the chunk's
+    /// `Bytes` of its own, which `ByteString` validates again: the range alone, not the whole
+    /// text (a chunk of short events, which hold their text, has no shared text, and making it
+    /// for the last event ID validated the chunk a second time). Without a chunk, a copy of the
+    /// range.
     fn share(&self, range: Range<usize>) -> Option<ByteString> {
         let range = self.relative(range)?;
-        let shared = self.shared();
-        // The subset must be taken from `shared` itself: without a source it is a copy.
-        Some(shared.slice_ref(&shared[range]))
+        if let Some(shared) = self.share.text.get() {
+            return Some(shared.slice_ref(&shared[range]));
+        }
+        let text = self.text.get(range.clone())?;
+        Some(match self.share.source {
+            Some((bytes, offset)) => {
+                let start = offset + self.text_start + range.start;
+                ByteString::try_from(bytes.slice(start..start + text.len()))
+                    .unwrap_or_else(|_| ByteString::from(text))
+            }
+            None => ByteString::from(text),
+        })
     }
 
     /// `bytes[range]` as text, if it lies in the validated part.
