@@ -32,7 +32,8 @@ pub struct SsePlugin {
     /// What waits is bounded by [`max_queued_bytes`](Self::max_queued_bytes). Default 256.
     pub max_batches_per_frame: usize,
     /// How many bytes of received events may wait between the network and the game, over all
-    /// sources: the body bytes the events hold on to and their reports. When the game falls
+    /// sources: the body bytes read for them (which events over 76 bytes hold on to; shorter
+    /// ones hold copies, so this counts them twice) and their reports. When the game falls
     /// behind, the IO tasks wait and TCP flow control slows the servers, so memory stays bounded
     /// whatever the framing and nothing is dropped. A batch goes through whenever the budget
     /// is not spent yet, so what waits can pass this by one batch, and a batch larger than the

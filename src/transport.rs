@@ -168,7 +168,8 @@ impl ReportSender {
 }
 
 /// What a batch holds on to until the game applies it: its reports, and the body bytes read for
-/// it (its events share those buffers).
+/// it (its events over 76 bytes share those buffers; shorter ones hold copies, and for them the
+/// body bytes are counted though the buffer may be free: an upper bound).
 fn cost(received: u64, reports: &Reports) -> usize {
     let body = usize::try_from(received).unwrap_or(usize::MAX);
     body.saturating_add(reports.capacity() * std::mem::size_of::<Report>())
