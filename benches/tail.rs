@@ -16,7 +16,7 @@ mod peers;
 #[path = "support/server.rs"]
 mod server;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,8 +41,6 @@ fn main() {
         "build the example first: cargo build --release --example sse_tail"
     );
     let this = std::env::current_exe().expect("this binary");
-    let mut rows: Vec<(&str, Vec<(f64, f64)>)> =
-        vec![("sse_tail --count", vec![]), ("eventsource-client", vec![])];
     let corpora = [
         ("tick", corpus::tick_events(EVENTS)),
         ("LLM token", corpus::llm_token_events(EVENTS)),
@@ -56,47 +54,50 @@ fn main() {
                 Framing::Plain => body.to_vec(),
                 Framing::ChunkPerEvent => chunk_per_event(body),
             };
-            let addr = start_server(Arc::new(framed), framing);
-            let url = format!("http://{addr}/");
-            for row in &mut rows {
-                row.1.clear();
-            }
-            for _ in 0..ROUNDS {
-                let count = EVENTS.to_string();
-                rows[0].1.push(measure(Command::new(&sse_tail).args([
-                    url.as_str(),
-                    "--count",
-                    "--max-events",
-                    &count,
-                ])));
-                rows[1].1.push(measure(
-                    Command::new(&this).args(["--launchdarkly", url.as_str()]),
-                ));
-            }
+            let url = format!("http://{}/", start_server(Arc::new(framed), framing));
             println!(
                 "\n{corpus} events, {name} framing, {EVENTS} events, {ROUNDS} rounds (median):\n"
             );
-            println!("| process | peak RSS (MB) | events/s (M) |");
-            println!("|---|---|---|");
-            let medians: Vec<(f64, f64)> = rows.iter().map(|(_, runs)| median(runs)).collect();
-            for ((name, runs), (rss, seconds)) in rows.iter().zip(&medians) {
-                let all: Vec<String> = runs
-                    .iter()
-                    .map(|(rss, s)| format!("{rss:.1} MB/{s:.3} s"))
-                    .collect();
-                println!(
-                    "| {name} | {rss:.1} | {:.2} |  <!-- {} -->",
-                    EVENTS as f64 / seconds / 1e6,
-                    all.join(", ")
-                );
-            }
-            println!(
-                "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×",
-                medians[0].0 / medians[1].0,
-                medians[1].1 / medians[0].1
-            );
+            compare(&sse_tail, &this, &url);
         }
     }
+}
+
+/// Runs both processes on `url` in turn, [`ROUNDS`] times, and prints their table.
+fn compare(sse_tail: &Path, this: &Path, url: &str) {
+    let count = EVENTS.to_string();
+    let mut rows: [(&str, Vec<(f64, f64)>); 2] =
+        [("sse_tail --count", vec![]), ("eventsource-client", vec![])];
+    for _ in 0..ROUNDS {
+        rows[0].1.push(measure(Command::new(sse_tail).args([
+            url,
+            "--count",
+            "--max-events",
+            &count,
+        ])));
+        rows[1]
+            .1
+            .push(measure(Command::new(this).args(["--launchdarkly", url])));
+    }
+    println!("| process | peak RSS (MB) | events/s (M) |");
+    println!("|---|---|---|");
+    let medians = rows.each_ref().map(|(_, runs)| median(runs));
+    for ((name, runs), (rss, seconds)) in rows.iter().zip(&medians) {
+        let all: Vec<String> = runs
+            .iter()
+            .map(|(rss, s)| format!("{rss:.1} MB/{s:.3} s"))
+            .collect();
+        println!(
+            "| {name} | {rss:.1} | {:.2} |  <!-- {} -->",
+            EVENTS as f64 / seconds / 1e6,
+            all.join(", ")
+        );
+    }
+    println!(
+        "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×",
+        medians[0].0 / medians[1].0,
+        medians[1].1 / medians[0].1
+    );
 }
 
 /// Runs the command under GNU time: (peak RSS in MB, wall seconds).

@@ -32,16 +32,16 @@ pub struct SsePlugin {
     /// What waits is bounded by [`max_queued_bytes`](Self::max_queued_bytes). Default 256.
     pub max_batches_per_frame: usize,
     /// How many bytes of received events may wait between the network and the game, over all
-    /// sources: the body bytes read for them (which events over 76 bytes hold on to; shorter
-    /// ones hold copies, so this counts them twice) and their reports. When the game falls
-    /// behind, the IO tasks wait and TCP flow control slows the servers, so memory stays bounded
-    /// whatever the framing and nothing is dropped. A batch goes through whenever the budget
-    /// is not spent yet, so what waits can pass this by one batch, and a batch larger than the
-    /// whole budget still passes. A batch holds at most 128 KiB of one source's body and its
-    /// events' reports (a larger read is cut into parts after a line end; only a longer line
-    /// makes a larger batch), or the small HTTP chunks that were ready together, up to 4,096
-    /// events or 256 KiB. The game takes in up to this much a frame: at 60 frames a second, 1 MiB carries
-    /// about 350,000 short events a second. Default 1 MiB.
+    /// sources: the body bytes read for them (which events over 76 bytes hold on to; shorter ones
+    /// hold a copy in their report, so their text is counted twice: an upper bound) and their
+    /// reports. When the game falls behind, the IO tasks wait and TCP flow control slows the
+    /// servers, so memory stays bounded whatever the framing and nothing is dropped. A batch goes
+    /// through whenever the budget is not spent yet, so what waits can pass this by one batch, and
+    /// a batch larger than the whole budget still passes. A batch holds at most 128 KiB of one
+    /// source's body and its events' reports (a larger read is cut into parts after a line end;
+    /// only a longer line makes a larger batch), or the small HTTP chunks that were ready together,
+    /// up to 4,096 events or 256 KiB. The game takes in up to this much a frame: at 60 frames a
+    /// second, 1 MiB carries about 350,000 short events a second. Default 1 MiB.
     pub max_queued_bytes: usize,
     /// The most messages delivered per frame; the rest waits for the next frames. `None` (the
     /// default) delivers everything that was queued when the frame's receive step began.

@@ -105,10 +105,7 @@ impl InlinePlan {
         event_type: &Range<usize>,
         last_event_id: &EventId<'_>,
     ) -> Option<Self> {
-        let named = text
-            .as_bytes()
-            .get(event_type.clone())
-            .is_some_and(|name| !name.is_empty() && name != DEFAULT_EVENT_TYPE.as_bytes());
+        let named = names_a_type(text, event_type);
         let (mut from, mut to) = (data.start, data.end);
         if named {
             from = from.min(event_type.start);
@@ -158,6 +155,14 @@ pub(crate) enum EventId<'a> {
 enum Id {
     Text(Range<usize>),
     Own(ByteString),
+}
+
+/// Whether `text[range]` names an event type the event keeps: neither empty nor `message`.
+/// Bytes, not text: the range is on character boundaries.
+fn names_a_type(text: &str, range: &Range<usize>) -> bool {
+    text.as_bytes()
+        .get(range.clone())
+        .is_some_and(|name| !name.is_empty() && name != DEFAULT_EVENT_TYPE.as_bytes())
 }
 
 /// `event_type` as the event keeps it: empty for `message`.
@@ -264,7 +269,7 @@ impl MessageEvent {
         if !data.is_empty() {
             text.push_str(data);
         }
-        Self::from_owned_data(text, event_type, last_event_id, retry)
+        Self::owning(text, event_type, last_event_id, retry)
     }
 
     /// [`from_parts`](Self::from_parts) for data the caller owns: the event type is appended to
@@ -273,14 +278,22 @@ impl MessageEvent {
     /// glibc grows by remapping pages rather than copying). Short text is kept inline and the
     /// buffer dropped.
     pub(crate) fn from_owned_data(
+        data: String,
+        event_type: &str,
+        last_event_id: ByteString,
+        retry: Option<Duration>,
+    ) -> Self {
+        Self::inline(&data, event_type, &last_event_id, retry)
+            .unwrap_or_else(|| Self::owning(data, event_type, last_event_id, retry))
+    }
+
+    /// The shared form over `data`, which becomes the text with the event type appended.
+    fn owning(
         mut data: String,
         event_type: &str,
         last_event_id: ByteString,
         retry: Option<Duration>,
     ) -> Self {
-        if let Some(event) = Self::inline(&data, event_type, &last_event_id, retry) {
-            return event;
-        }
         let event_type = named(event_type);
         let data_end = data.len();
         if !event_type.is_empty() {
@@ -309,13 +322,11 @@ impl MessageEvent {
         retry: Option<Duration>,
     ) -> Self {
         debug_assert!(text.get(data.clone()).is_some() && text.get(event_type.clone()).is_some());
-        // Bytes, not text: the range is known to be on character boundaries.
-        let event_type =
-            if text.as_bytes().get(event_type.clone()) == Some(DEFAULT_EVENT_TYPE.as_bytes()) {
-                event_type.start..event_type.start
-            } else {
-                event_type
-            };
+        let event_type = if names_a_type(&text, &event_type) {
+            event_type
+        } else {
+            event_type.start..event_type.start
+        };
         let last_event_id = match last_event_id {
             EventId::Range(range) => Id::Text(range),
             EventId::Shared(id) => {
