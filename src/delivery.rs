@@ -2,6 +2,7 @@
 //! and apply each report (messages and their handlers here; state changes in the lifecycle).
 
 use std::collections::VecDeque;
+use std::mem;
 use std::num::NonZeroUsize;
 
 use std::any::TypeId;
@@ -32,6 +33,11 @@ const QUANTUM: usize = 256;
 /// whole step, a fast stream's frame of messages took 2 MiB (a Vec that doubled as it grew)
 /// beside Bevy's own two buffers of them.
 const WRITE_EVERY: usize = 1024;
+
+/// A run of at least this many messages in one batch goes to the game straight from the batch,
+/// not through the held messages: one copy of each message less. Shorter runs are held, so
+/// that many sources' few messages make one write.
+const DIRECT_RUN: usize = 32;
 
 /// Named handlers: BestHTTP's `On(eventName, handler)`.
 #[derive(Component, Default)]
@@ -202,7 +208,7 @@ pub(crate) fn receive(world: &mut World) {
 /// Moves into the inbox what was queued when the step began, while it holds fewer batches than
 /// `max_batches_per_frame` (what a frame takes in).
 fn fill(world: &mut World, inbox: &mut Inbox, max_batches: usize) {
-    for batch in std::mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
+    for batch in mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
         inbox.push(batch);
     }
     let runtime = world.resource::<SseRuntime>();
@@ -234,7 +240,7 @@ fn serve(
     while let Some(pending) = queue.front_mut() {
         let token = Token::of_attempt(entity, pending.attempt);
         if token.holds(world) {
-            budget.bytes += std::mem::take(&mut pending.received);
+            budget.bytes += mem::take(&mut pending.received);
             let _ = apply_reports(
                 world,
                 token,
@@ -284,9 +290,23 @@ fn apply_reports(
     let entity = token.entity;
     let mut batchable = messages_unobserved(world, entity);
     pending.observed = None;
+    // Whether the next report may start a run of messages to write straight from the batch:
+    // at the start, and after a report that is not a held message (a shorter run is looked at
+    // once, not again at each of its messages).
+    let mut run_may_start = true;
     let flow = loop {
         if *quantum == 0 || budget.spent() {
             break Ok(());
+        }
+        if batchable && mem::take(&mut run_may_start) && reports.len() >= DIRECT_RUN {
+            let run = message_run(reports.as_slice(), (*quantum).min(budget.messages));
+            if run >= DIRECT_RUN {
+                write_run(world, token, reports, run, pending);
+                *quantum -= run;
+                budget.messages -= run;
+                budget.progressed = true;
+                continue;
+            }
         }
         let Some(report) = reports.next() else {
             break Ok(());
@@ -308,6 +328,7 @@ fn apply_reports(
                 pending.push_typed(world, entity, typed);
                 budget.messages -= 1;
                 pending.write_if_full(world, token);
+                run_may_start = true;
             }
             report => {
                 pending.write(world, token);
@@ -323,11 +344,48 @@ fn apply_reports(
                 // The report's observers may have added handlers or observers.
                 batchable = messages_unobserved(world, entity);
                 pending.observed = None;
+                run_may_start = true;
             }
         }
     };
     pending.write(world, token);
     flow
+}
+
+/// How many of `reports`, at most `limit`, are messages in a row from the first on.
+fn message_run(reports: &[Report], limit: usize) -> usize {
+    reports
+        .iter()
+        .take(limit)
+        .take_while(|report| matches!(report, Report::Message(_)))
+        .count()
+}
+
+/// Writes the next `run` reports, all messages of a source that nothing but `Update` systems
+/// see, straight from the batch to the game: after what is held (order stays), in one write,
+/// with the last event ID set once.
+fn write_run(
+    world: &mut World,
+    token: Token,
+    reports: &mut ReportsIter,
+    run: usize,
+    pending: &mut Unobserved,
+) {
+    let entity = token.entity;
+    pending.write(world, token);
+    pending.flush(world);
+    if let Some(Report::Message(last)) = reports.as_slice().get(run - 1) {
+        set_last_event_id(world, entity, last.last_event_id());
+    }
+    token.mark_delivered(world);
+    let messages = reports
+        .by_ref()
+        .take(run)
+        .filter_map(|report| match report {
+            Report::Message(event) => Some(SseMessage { entity, event }),
+            _ => None,
+        });
+    world.write_message_batch(messages);
 }
 
 /// What a turn holds back to write as batches: messages, and values of one decoded type.

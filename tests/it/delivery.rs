@@ -221,3 +221,64 @@ fn chunk_per_event_streams_are_batched_not_one_event_per_batch() {
         "{frames_with_messages} frames delivered messages: batches of about one event"
     );
 }
+
+/// A long run of one batch's messages goes to the game straight from the batch; short runs are
+/// held and written with other sources' messages. Either way the game reads them in the order
+/// they were applied, and a source's last event ID is that of the last message it delivered,
+/// also when the frame's message budget cuts a run short.
+#[test]
+fn held_and_direct_runs_keep_their_order_and_last_event_ids() {
+    use bevy_eventsource::testing::SseTestNetwork;
+
+    const A: &str = "https://a.test/events";
+    const B: &str = "https://b.test/events";
+    fn events(source: &str, ids: std::ops::Range<usize>) -> String {
+        ids.map(|i| format!("id: {source}{i}\ndata: {source}{i}\n\n"))
+            .collect()
+    }
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        SsePlugin {
+            max_messages_per_frame: std::num::NonZeroUsize::new(100),
+            ..default()
+        },
+    ));
+    collect::<SseMessage>(&mut app);
+    let network = SseTestNetwork::install(&mut app);
+    let a = app.world_mut().spawn(EventSource::new(A)).id();
+    let b = app.world_mut().spawn(EventSource::new(B)).id();
+    app.update();
+    let (to_a, to_b) = (network.connection(A), network.connection(B));
+    to_a.open();
+    to_b.open();
+    app.update();
+
+    // A's turn: 3 messages held, then a run of 40; then B's 60, of which the budget leaves 57.
+    to_a.send(events("a", 0..3));
+    to_b.send(events("b", 0..60));
+    to_a.send(events("a", 3..43));
+    app.update();
+    let data = |app: &App| -> Vec<String> {
+        collected::<SseMessage>(app)
+            .iter()
+            .map(|m| m.data().to_owned())
+            .collect()
+    };
+    let last_id = |app: &App, source| app.world().get::<LastEventId>(source).unwrap().0.clone();
+    let expected: Vec<String> = (0..43)
+        .map(|i| format!("a{i}"))
+        .chain((0..57).map(|i| format!("b{i}")))
+        .collect();
+    assert_eq!(data(&app), expected, "reordered");
+    assert_eq!(last_id(&app, a), "a42");
+    assert_eq!(
+        last_id(&app, b),
+        "b56",
+        "the last event ID ran ahead of the messages"
+    );
+
+    app.update();
+    assert_eq!(data(&app)[100..], ["b57", "b58", "b59"]);
+    assert_eq!(last_id(&app, b), "b59");
+}
