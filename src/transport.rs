@@ -23,7 +23,7 @@ use bevy::prelude::Entity;
 use crate::budget::{ByteBudget, Credit};
 use crate::error::{SourceUrl, SseError};
 use crate::lanes::LaneSlot;
-use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, SseParser};
+use crate::parser::{MessageEvent, ParseError, Parsed, ParserLimits, Sink, SseParser};
 use crate::typed::{self, Decoded, Decoders};
 
 /// One thing an attempt reports, in stream order.
@@ -239,26 +239,14 @@ impl StreamParser {
         if self.done {
             return false;
         }
-        let sentinel = self.done_sentinel.as_deref();
-        let done = &mut self.done;
-        let (url, decoders) = (&self.url, &*self.decoders);
-        let fed = self.parser.feed_bytes(chunk, |item| {
-            if *done {
-                return;
-            }
-            let report = match item {
-                Parsed::Message(event) if sentinel == Some(event.data()) => {
-                    *done = true;
-                    return;
-                }
-                Parsed::Message(event) if decoders.is_empty() => Report::Message(event),
-                Parsed::Message(event) => decode(decoders, url, event, reports),
-                Parsed::Comment(text) => Report::Comment(text.into_owned()),
-                Parsed::Retry(retry) => Report::Retry(retry),
-                Parsed::LastEventId(id) => Report::LastEventId(id.into_owned()),
-            };
-            reports.push(report);
-        });
+        let mut sink = ReportSink {
+            sentinel: self.done_sentinel.as_deref(),
+            done: &mut self.done,
+            url: &self.url,
+            decoders: &self.decoders,
+            reports,
+        };
+        let fed = self.parser.feed_bytes_into(chunk, &mut sink);
         if let Err(source) = fed
             && !self.done
         {
@@ -281,6 +269,55 @@ impl StreamParser {
             url: self.url.clone(),
             source,
         })
+    }
+}
+
+/// Where [`StreamParser::feed`] has the parser put what it reads: reports in `reports`, short
+/// events built in place there.
+struct ReportSink<'a> {
+    sentinel: Option<&'a str>,
+    /// The done sentinel came: nothing more is reported.
+    done: &'a mut bool,
+    url: &'a SourceUrl,
+    decoders: &'a [(Box<str>, typed::Decoder)],
+    reports: &'a mut Reports,
+}
+
+impl Sink for ReportSink<'_> {
+    #[inline(always)]
+    fn item(&mut self, item: Parsed<'_>) {
+        if *self.done {
+            return;
+        }
+        let report = match item {
+            Parsed::Message(event) if self.sentinel == Some(event.data()) => {
+                *self.done = true;
+                return;
+            }
+            Parsed::Message(event) if self.decoders.is_empty() => Report::Message(event),
+            Parsed::Message(event) => decode(self.decoders, self.url, event, self.reports),
+            Parsed::Comment(text) => Report::Comment(text.into_owned()),
+            Parsed::Retry(retry) => Report::Retry(retry),
+            Parsed::LastEventId(id) => Report::LastEventId(id.into_owned()),
+        };
+        self.reports.push(report);
+    }
+
+    /// Events that the sink passes on as they are: not a sentinel's (compared first), not a
+    /// decoder's.
+    #[inline(always)]
+    fn place(&mut self) -> Option<&mut MessageEvent> {
+        if *self.done || self.sentinel.is_some() || !self.decoders.is_empty() {
+            return None;
+        }
+        // Written where it stays: `push` builds its argument apart first, then copies it.
+        self.reports.extend(std::iter::once_with(|| {
+            Report::Message(MessageEvent::empty())
+        }));
+        match self.reports.last_mut() {
+            Some(Report::Message(event)) => Some(event),
+            _ => None,
+        }
     }
 }
 
@@ -308,6 +345,86 @@ fn decode(
                 type_name: decoder.type_name,
                 problem,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// Short events built in place in the batch are the events the parser hands a closure: every
+    /// field, over every way an event is made (one chunk, an ID from an earlier chunk, a split
+    /// event, a shared one, with and without a type and a retry), in any chunking.
+    #[test]
+    fn events_built_in_the_batch_are_the_events_the_parser_hands_out() {
+        let stream = concat!(
+            "data: one\n\n",
+            "id: 7\nevent: join\ndata: ada\nretry: 1500\n\n",
+            "data: the ID came before\n\n",
+            "event: message\ndata: two\ndata: lines\n\n",
+            "id: 8\ndata: a longer event, more than the seventy-six bytes of the inline form of a short one\n\n",
+            ": a comment\n",
+            "event: tick\ndata: {\"x\":1}\n\n",
+        );
+        for chunk_len in [1, 3, 7, 16, 64, stream.len()] {
+            let chunks: Vec<Bytes> = stream
+                .as_bytes()
+                .chunks(chunk_len)
+                .map(Bytes::copy_from_slice)
+                .collect();
+            let mut expected = Vec::new();
+            let mut parser = SseParser::new();
+            for chunk in &chunks {
+                parser
+                    .feed_bytes(chunk, |item| {
+                        if let Parsed::Message(event) = item {
+                            expected.push(event);
+                        }
+                    })
+                    .unwrap();
+            }
+            let url = SourceUrl::new("http://place.test/");
+            let mut parser =
+                StreamParser::with_parts(Default::default(), "", url, None, Default::default());
+            let mut reports = Reports::new();
+            for chunk in &chunks {
+                assert!(parser.feed(chunk, &mut reports));
+            }
+            let built: Vec<MessageEvent> = reports
+                .into_iter()
+                .filter_map(|report| match report {
+                    Report::Message(event) => Some(event),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(built, expected, "chunks of {chunk_len}");
+            let fields: Vec<_> = built
+                .iter()
+                .map(|event| {
+                    (
+                        event.event_type(),
+                        event.data(),
+                        event.last_event_id(),
+                        event.retry(),
+                    )
+                })
+                .collect();
+            let retry = Some(Duration::from_millis(1500));
+            assert_eq!(
+                fields,
+                [
+                    ("message", "one", "", None),
+                    ("join", "ada", "7", retry),
+                    ("message", "the ID came before", "7", None),
+                    ("message", "two\nlines", "7", None),
+                    ("message", &stream[128..209], "8", None),
+                    ("tick", "{\"x\":1}", "8", None),
+                ],
+                "chunks of {chunk_len}"
+            );
         }
     }
 }

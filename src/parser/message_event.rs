@@ -139,6 +139,18 @@ impl InlinePlan {
             last_event_id,
         })
     }
+
+    /// Appends the event's text to `inline`: the stretch, then the last event ID if it lies
+    /// elsewhere. Both fit: the plan measured them.
+    #[inline(always)]
+    fn copy(&self, text: &str, last_event_id: &EventId<'_>, inline: &mut ArrayString<INLINE>) {
+        let _fits = inline.try_push_str(text.get(self.from..self.to).unwrap_or_default());
+        if let EventId::Shared(id) = last_event_id
+            && !id.is_empty()
+        {
+            let _fits = inline.try_push_str(id);
+        }
+    }
 }
 
 /// The last event ID handed to [`MessageEvent::from_shared`].
@@ -222,6 +234,20 @@ impl MessageEvent {
         })
     }
 
+    /// An empty `message` in its inline form: a place for [`fill_planned`](Self::fill_planned).
+    #[inline(always)]
+    pub(crate) const fn empty() -> Self {
+        Self {
+            text: Text::Inline {
+                text: ArrayString::new_const(),
+                data: Span { start: 0, end: 0 },
+                event_type: Span { start: 0, end: 0 },
+                last_event_id: Span { start: 0, end: 0 },
+            },
+            retry: None,
+        }
+    }
+
     /// The inline form the parser makes by `plan`, of `text`.
     ///
     /// The text is copied into the event where it is built, not into a string then moved into
@@ -244,15 +270,37 @@ impl MessageEvent {
             retry,
         };
         if let Text::Inline { text: inline, .. } = &mut event.text {
-            // Both fit: the plan measured them.
-            let _fits = inline.try_push_str(text.get(plan.from..plan.to).unwrap_or_default());
-            if let EventId::Shared(id) = last_event_id
-                && !id.is_empty()
-            {
-                let _fits = inline.try_push_str(id);
-            }
+            plan.copy(text, last_event_id, inline);
         }
         event
+    }
+
+    /// Makes this event [`inline_planned`](Self::inline_planned)'s, where it is: a sink that
+    /// keeps events in a buffer has the parser build each one there (see
+    /// [`Sink::place`](super::Sink::place)), in a place made by [`empty`](Self::empty).
+    #[inline(always)]
+    pub(crate) fn fill_planned(
+        &mut self,
+        text: &str,
+        plan: &InlinePlan,
+        last_event_id: &EventId<'_>,
+        retry: Option<Duration>,
+    ) {
+        if !matches!(self.text, Text::Inline { .. }) {
+            *self = Self::empty();
+        }
+        self.retry = retry;
+        if let Text::Inline {
+            text: inline,
+            data,
+            event_type,
+            last_event_id: id_span,
+        } = &mut self.text
+        {
+            inline.clear();
+            plan.copy(text, last_event_id, inline);
+            (*data, *event_type, *id_span) = (plan.data, plan.event_type, plan.last_event_id);
+        }
     }
 
     /// An event with its own text; an empty `event_type` means `message`.
