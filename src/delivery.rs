@@ -375,9 +375,8 @@ fn write_run(
     pending.write(world, token);
     pending.flush(world);
     if let Some(Report::Message(last)) = reports.as_slice().get(run - 1) {
-        set_last_event_id(world, entity, last.last_event_id());
+        delivered(world, token, last.last_event_id());
     }
-    token.mark_delivered(world);
     let messages = reports
         .by_ref()
         .take(run)
@@ -439,8 +438,7 @@ impl Unobserved {
     fn write(&mut self, world: &mut World, token: Token) {
         let entity = token.entity;
         if let Some(last) = self.messages[self.turn_start..].last() {
-            set_last_event_id(world, entity, last.last_event_id());
-            token.mark_delivered(world);
+            delivered(world, token, last.last_event_id());
             self.turn_start = self.messages.len();
         }
         self.write_typed(world, entity);
@@ -475,8 +473,7 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
     match report {
         Report::Opened => lifecycle::attempt_opened(world, token),
         Report::Message(event) => {
-            set_last_event_id(world, entity, event.last_event_id());
-            token.mark_delivered(world);
+            delivered(world, token, event.last_event_id());
             let message = SseMessage { entity, event };
             let handler = world
                 .get::<SseHandlers>(entity)
@@ -521,6 +518,13 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
             lifecycle::close_with(world, entity, CloseReason::DoneSentinel)
         }
     }
+}
+
+/// A message of `token`'s attempt reached the game: the source's last event ID becomes the
+/// message's, and the attempt counts as having delivered.
+fn delivered(world: &mut World, token: Token, last_event_id: &str) {
+    set_last_event_id(world, token.entity, last_event_id);
+    token.mark_delivered(world);
 }
 
 fn set_last_event_id(world: &mut World, entity: Entity, id: &str) {

@@ -155,12 +155,9 @@ pub(crate) trait Sink {
     fn item(&mut self, item: Parsed<'_>);
 
     /// A place for the next event, if the sink keeps events in a buffer and that event is
-    /// short: the parser builds it there. Built apart and handed over, the event is copied
-    /// once more, and read back while the stores that built it are still in flight: that load
-    /// waits for every earlier store, and those write the batch, memory the game's thread read
-    /// last. perf put a quarter to a third of the IO thread's samples on that one load on a
-    /// stream of LLM tokens; built in place, the wait moves to the stores into the batch, and
-    /// the whole gain measured was small (see the CHANGELOG).
+    /// short: the parser builds it there. Built apart and handed over, the event is copied once
+    /// more, and read back while the stores that built it are still in flight (a load that
+    /// waits for every earlier store, the batch's among them).
     #[inline(always)]
     fn place(&mut self) -> Option<&mut MessageEvent> {
         None

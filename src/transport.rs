@@ -360,15 +360,18 @@ mod tests {
     /// event, a shared one, with and without a type and a retry), in any chunking.
     #[test]
     fn events_built_in_the_batch_are_the_events_the_parser_hands_out() {
-        let stream = concat!(
+        const LONG: &str =
+            "a longer event, more than the seventy-six bytes of the inline form of a short one";
+        let stream = [
             "data: one\n\n",
             "id: 7\nevent: join\ndata: ada\nretry: 1500\n\n",
             "data: the ID came before\n\n",
             "event: message\ndata: two\ndata: lines\n\n",
-            "id: 8\ndata: a longer event, more than the seventy-six bytes of the inline form of a short one\n\n",
+            &format!("id: 8\ndata: {LONG}\n\n"),
             ": a comment\n",
             "event: tick\ndata: {\"x\":1}\n\n",
-        );
+        ]
+        .concat();
         for chunk_len in [1, 3, 7, 16, 64, stream.len()] {
             let chunks: Vec<Bytes> = stream
                 .as_bytes()
@@ -420,7 +423,7 @@ mod tests {
                     ("join", "ada", "7", retry),
                     ("message", "the ID came before", "7", None),
                     ("message", "two\nlines", "7", None),
-                    ("message", &stream[128..209], "8", None),
+                    ("message", LONG, "8", None),
                     ("tick", "{\"x\":1}", "8", None),
                 ],
                 "chunks of {chunk_len}"

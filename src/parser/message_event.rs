@@ -286,21 +286,20 @@ impl MessageEvent {
         last_event_id: &EventId<'_>,
         retry: Option<Duration>,
     ) {
-        if !matches!(self.text, Text::Inline { .. }) {
-            *self = Self::empty();
-        }
-        self.retry = retry;
-        if let Text::Inline {
+        let Text::Inline {
             text: inline,
             data,
             event_type,
             last_event_id: id_span,
         } = &mut self.text
-        {
-            inline.clear();
-            plan.copy(text, last_event_id, inline);
-            (*data, *event_type, *id_span) = (plan.data, plan.event_type, plan.last_event_id);
-        }
+        else {
+            *self = Self::inline_planned(text, plan, last_event_id, retry);
+            return;
+        };
+        inline.clear();
+        plan.copy(text, last_event_id, inline);
+        (*data, *event_type, *id_span) = (plan.data, plan.event_type, plan.last_event_id);
+        self.retry = retry;
     }
 
     /// An event with its own text; an empty `event_type` means `message`.
