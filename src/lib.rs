@@ -89,6 +89,7 @@ pub mod settings;
 pub mod source;
 mod systems;
 pub mod testing;
+mod tls;
 pub mod transport;
 mod typed;
 

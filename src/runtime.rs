@@ -37,6 +37,9 @@ pub(crate) struct SseRuntime {
     pub(crate) lanes: crate::lanes::Lanes,
     /// A tokio runtime of the game's, to run attempts on instead of the plugin's IO thread.
     pub(crate) tokio: Option<tokio::runtime::Handle>,
+    /// The TLS configuration of every client the plugin builds itself: one verifier, so that
+    /// the system's root certificates are read once, at the first TLS handshake.
+    default_tls: std::sync::OnceLock<rustls::ClientConfig>,
 }
 
 impl SseRuntime {
@@ -62,6 +65,7 @@ impl SseRuntime {
             #[cfg(feature = "http2")]
             lanes: Default::default(),
             tokio,
+            default_tls: std::sync::OnceLock::new(),
         }
     }
 }
@@ -133,18 +137,22 @@ pub(crate) fn is_default_client(world: &World) -> bool {
 }
 
 /// A new client, built as the plugin builds its own: from the [`SseClientBuilder`], or else
-/// the default with the settings' connect timeout.
+/// reqwest's default with the settings' connect timeout and a TLS configuration that reads the
+/// system's root certificates at the first TLS handshake (on the IO thread), not here on the
+/// game's thread (src/tls.rs).
 pub(crate) fn new_client(world: &World) -> Result<reqwest::Client, reqwest::Error> {
     if let Some(builder) = world.get_resource::<SseClientBuilder>() {
         return builder.builder().build();
     }
-    let mut builder = reqwest::Client::builder();
+    let tls = world
+        .resource::<SseRuntime>()
+        .default_tls
+        .get_or_init(crate::tls::default_config);
+    let mut builder = reqwest::Client::builder().tls_backend_preconfigured(tls.clone());
     if let Some(timeout) = world.resource::<SseSettings>().connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
-    // Building fails only if the TLS backend cannot start, and then reqwest's default client
-    // (the fallback) cannot either.
-    Ok(builder.build().unwrap_or_default())
+    builder.build()
 }
 
 /// Attempts on a tokio runtime the game gave ([`SsePlugin::tokio_runtime`](crate::plugin::SsePlugin::tokio_runtime)).
@@ -180,7 +188,10 @@ pub(crate) fn network_time(real: Option<&Time<Real>>, runtime: &SseRuntime) -> D
 /// timeouts; connections are pooled across sources. Insert it before or after adding the
 /// plugin: when the first source connects and none is there, the plugin builds its default
 /// (with [`SsePlugin::connect_timeout`](crate::plugin::SsePlugin::connect_timeout)) and inserts
-/// it.
+/// it. That default verifies servers against the system's root certificates, as reqwest's own
+/// default does, but reads them at its first TLS handshake, on the IO thread; a client built
+/// with reqwest's builder reads them when it is built (3–6 ms on Linux), so build yours before
+/// the game's first frame.
 ///
 /// Trusting a private root certificate (a certificate that is not trusted ends the source with
 /// [`SseError::Tls`](crate::SseError::Tls)):
@@ -213,7 +224,10 @@ pub struct SseClient(pub reqwest::Client);
 /// [`SseClient`] cannot be copied, so without a builder those sources share its one connection
 /// (the plugin warns). Changing the resource rebuilds the clients for the next attempts. The
 /// builder's settings are the client's: the plugin's
-/// [`connect_timeout`](SseSettings::connect_timeout) does not apply.
+/// [`connect_timeout`](SseSettings::connect_timeout) does not apply. Each build runs on the
+/// game's thread and, unless your builder is given its TLS configuration, reads the system's
+/// root certificates (3–6 ms on Linux), where the plugin's default client reads them once, at its
+/// first TLS handshake, on the IO thread.
 ///
 /// ```no_run
 /// use bevy::prelude::*;

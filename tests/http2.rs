@@ -8,6 +8,8 @@
 
 #[path = "it/support/app.rs"]
 mod app;
+#[path = "it/support/child.rs"]
+mod child;
 #[path = "it/support/logs.rs"]
 mod logs;
 #[path = "../examples/support/loopback.rs"]
@@ -353,4 +355,53 @@ fn a_client_inserted_without_a_builder_warns_when_its_one_http2_connection_is_pa
         "{text}"
     );
     assert_eq!(text.matches("SseClientBuilder").count(), 1, "once: {text}");
+}
+
+/// The plugin's own client, with no `SseClientBuilder`: it offers `h2` by ALPN, trusts the
+/// system's roots (here `SSL_CERT_FILE`, which names this run's root, in a child process), and
+/// its HTTP/2 lanes share one verifier.
+#[test]
+fn the_default_client_negotiates_h2_by_alpn_and_spreads_its_streams() {
+    const TEST: &str = "the_default_client_negotiates_h2_by_alpn_and_spreads_its_streams";
+    const HERE: usize = 150;
+    if !child::is_child(TEST) {
+        let pki = pki::pki();
+        let server = H2Server::start(Some(&pki));
+        let roots = std::env::temp_dir().join(format!(
+            "bevy_eventsource-{}-h2-roots.pem",
+            std::process::id()
+        ));
+        std::fs::write(&roots, &pki.root_pem).unwrap();
+        child::run(
+            TEST,
+            &[
+                ("SSL_CERT_FILE", Some(roots.clone().into())),
+                ("SSL_CERT_DIR", None),
+                (
+                    "TEST_H2_URL",
+                    Some(server.url(0).trim_end_matches('0').into()),
+                ),
+            ],
+        );
+        let _ = std::fs::remove_file(roots);
+        let streams = server.streams_per_connection();
+        assert_eq!(streams.len(), 2, "{streams:?}");
+        assert!(
+            streams.values().all(|n| *n <= MAX_STREAMS as usize),
+            "{streams:?}"
+        );
+        return;
+    }
+    let base = std::env::var("TEST_H2_URL").unwrap();
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    for i in 0..HERE {
+        app.world_mut()
+            .spawn(EventSource::new(format!("{base}{i}")));
+    }
+    update_until(&mut app, "every source's first event", |app| {
+        received(app).len() == HERE
+    });
+    assert!(collected::<SseErrored>(&app).is_empty());
 }

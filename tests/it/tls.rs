@@ -1,10 +1,15 @@
 //! HTTPS through rustls against a real TLS SSE server on loopback, with a private root and a
 //! server certificate made by rcgen for this run: a client that trusts the root gets the events;
-//! the default client refuses the certificate with a typed, fatal error and gets none.
+//! the default client refuses the certificate with a typed, fatal error and gets none. The
+//! default client reads the system's root certificates at its first TLS handshake (child
+//! processes with `SSL_CERT_FILE` / `SSL_CERT_DIR` of their own): a machine without any still
+//! reads `http://` sources, and an `https://` source ends with a typed error, never a panic.
 
 use crate::loopback;
 use crate::support::app;
+use crate::support::child;
 use crate::support::pki::{Pki, pki};
+use crate::support::server::{OK_HEAD, ScriptedServer, Step, send};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -182,4 +187,130 @@ fn a_tls_error_mid_stream_reconnects() {
     assert_eq!(collected::<SseRetrying>(&app).len(), 1);
     assert_eq!(state(&app, source), ReadyState::Open);
     assert_eq!(seen.lock().unwrap().handshakes, 2);
+}
+
+/// An HTTP server for the child processes: one event, then the stream stays open.
+fn plain_server() -> ScriptedServer {
+    ScriptedServer::start(vec![vec![
+        send(OK_HEAD),
+        send("data: plain\n\n"),
+        Step::HoldUntilClientCloses,
+    ]])
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for the child process"))
+}
+
+/// A path in the temporary directory, unique to this process and `name`, that does not exist.
+fn missing_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("bevy_eventsource-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error() {
+    const TEST: &str =
+        "tls::without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error";
+    if !child::is_child(TEST) {
+        let pki = pki();
+        let (addr, seen) = start_tls_server(&pki, false);
+        let http = plain_server();
+        let nowhere = missing_path("no-roots");
+        child::run(
+            TEST,
+            &[
+                ("SSL_CERT_FILE", Some(nowhere.clone().into())),
+                ("SSL_CERT_DIR", Some(nowhere.into())),
+                ("TEST_HTTP_URL", Some(http.url("/").into())),
+                (
+                    "TEST_HTTPS_URL",
+                    Some(format!("https://{addr}/events").into()),
+                ),
+            ],
+        );
+        assert_eq!(seen.lock().unwrap().handshakes, 0);
+        return;
+    }
+    // The child: no root certificate can be loaded.
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    collect::<SseRetrying>(&mut app);
+    let plain = app
+        .world_mut()
+        .spawn(EventSource::new(env("TEST_HTTP_URL")))
+        .id();
+    let secure = app
+        .world_mut()
+        .spawn(EventSource::new(env("TEST_HTTPS_URL")))
+        .id();
+    update_until(&mut app, "the plain event and the secure close", |app| {
+        !collected::<SseMessage>(app).is_empty() && state(app, secure) == ReadyState::Closed
+    });
+    let messages = collected::<SseMessage>(&app);
+    assert_eq!(messages.len(), 1);
+    assert_eq!((messages[0].entity, messages[0].data()), (plain, "plain"));
+    assert_eq!(state(&app, plain), ReadyState::Open);
+    let errors = collected::<SseErrored>(&app);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].entity, secure);
+    let error = &errors[0].error;
+    assert!(matches!(error, SseError::Tls { .. }), "{error:?}");
+    assert!(error.is_fatal());
+    let text = error.to_string();
+    println!("the error: {text}");
+    assert!(text.contains("root certificate"), "{text}");
+    assert!(collected::<SseRetrying>(&app).is_empty());
+}
+
+#[test]
+fn the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_built() {
+    const TEST: &str =
+        "tls::the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_built";
+    if !child::is_child(TEST) {
+        let pki = pki();
+        let (addr, seen) = start_tls_server(&pki, false);
+        let http = plain_server();
+        let roots = missing_path("roots.pem");
+        child::run(
+            TEST,
+            &[
+                ("SSL_CERT_FILE", Some(roots.clone().into())),
+                ("SSL_CERT_DIR", None),
+                ("TEST_ROOT_PEM", Some(pki.root_pem.clone().into())),
+                ("TEST_HTTP_URL", Some(http.url("/").into())),
+                (
+                    "TEST_HTTPS_URL",
+                    Some(format!("https://{addr}/events").into()),
+                ),
+            ],
+        );
+        let _ = std::fs::remove_file(roots);
+        assert_eq!(seen.lock().unwrap().handshakes, 1);
+        return;
+    }
+    // The child: the roots file does not exist yet when the first source builds the client.
+    let mut app = test_app();
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    app.world_mut()
+        .spawn(EventSource::new(env("TEST_HTTP_URL")));
+    update_until(&mut app, "the plain event", |app| {
+        !collected::<SseMessage>(app).is_empty()
+    });
+    assert!(app.world().get_resource::<SseClient>().is_some());
+    std::fs::write(env("SSL_CERT_FILE"), env("TEST_ROOT_PEM")).unwrap();
+    let secure = app
+        .world_mut()
+        .spawn(EventSource::new(env("TEST_HTTPS_URL")))
+        .id();
+    update_until(&mut app, "the event over TLS", |app| {
+        collected::<SseMessage>(app).len() == 2
+    });
+    let messages = collected::<SseMessage>(&app);
+    assert_eq!((messages[1].entity, messages[1].data()), (secure, "secure"));
+    assert_eq!(state(&app, secure), ReadyState::Open);
+    assert!(collected::<SseErrored>(&app).is_empty());
 }
