@@ -39,7 +39,7 @@ pub(crate) struct SseRuntime {
     pub(crate) tokio: Option<tokio::runtime::Handle>,
     /// The TLS configuration of every client the plugin builds itself: one verifier, so that
     /// the system's root certificates are read once, at the first TLS handshake.
-    default_tls: std::sync::OnceLock<rustls::ClientConfig>,
+    default_tls: std::sync::OnceLock<Option<rustls::ClientConfig>>,
 }
 
 impl SseRuntime {
@@ -144,11 +144,14 @@ pub(crate) fn new_client(world: &World) -> Result<reqwest::Client, reqwest::Erro
     if let Some(builder) = world.get_resource::<SseClientBuilder>() {
         return builder.builder().build();
     }
-    let tls = world
+    let mut builder = reqwest::Client::builder();
+    if let Some(tls) = world
         .resource::<SseRuntime>()
         .default_tls
-        .get_or_init(crate::tls::default_config);
-    let mut builder = reqwest::Client::builder().tls_backend_preconfigured(tls.clone());
+        .get_or_init(crate::tls::default_config)
+    {
+        builder = builder.tls_backend_preconfigured(tls.clone());
+    }
     if let Some(timeout) = world.resource::<SseSettings>().connect_timeout {
         builder = builder.connect_timeout(timeout);
     }

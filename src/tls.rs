@@ -21,8 +21,10 @@ use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureSchem
 /// The default client's TLS configuration, as reqwest would build it for a client with no TLS
 /// options set (TLS 1.2 and 1.3, SNI, ALPN for the HTTP versions this build speaks), with the
 /// system's roots read at the first handshake. The crypto provider is the process default if
-/// the game installed one, else aws-lc-rs (reqwest's own choice).
-pub(crate) fn default_config() -> rustls::ClientConfig {
+/// the game installed one, else aws-lc-rs (reqwest's own choice). `None` if rustls refuses that
+/// provider (one without a cipher suite for TLS 1.2 or 1.3): reqwest then builds the client its
+/// own way, and fails with an error the source reports.
+pub(crate) fn default_config() -> Option<rustls::ClientConfig> {
     let provider = CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
@@ -32,12 +34,12 @@ pub(crate) fn default_config() -> rustls::ClientConfig {
     });
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
-        .expect("aws-lc-rs and any provider rustls accepts support TLS 1.2 or 1.3")
+        .ok()?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = alpn();
-    config
+    Some(config)
 }
 
 /// What reqwest offers when no HTTP version is forced.

@@ -314,3 +314,34 @@ fn the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_bui
     assert_eq!(state(&app, secure), ReadyState::Open);
     assert!(collected::<SseErrored>(&app).is_empty());
 }
+
+#[test]
+fn a_crypto_provider_rustls_refuses_is_a_typed_client_error_not_a_panic() {
+    const TEST: &str = "tls::a_crypto_provider_rustls_refuses_is_a_typed_client_error_not_a_panic";
+    if !child::is_child(TEST) {
+        let http = plain_server();
+        child::run(TEST, &[("TEST_HTTP_URL", Some(http.url("/").into()))]);
+        return;
+    }
+    // The child: the game installed a process-wide provider with no cipher suite, which rustls
+    // refuses for TLS 1.2 and 1.3 alike (so does reqwest when it builds a client).
+    rustls::crypto::CryptoProvider {
+        cipher_suites: Vec::new(),
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    }
+    .install_default()
+    .unwrap();
+    let mut app = test_app();
+    collect::<SseErrored>(&mut app);
+    let source = app
+        .world_mut()
+        .spawn(EventSource::new(env("TEST_HTTP_URL")))
+        .id();
+    update_until_closed(&mut app, source);
+    let errors = collected::<SseErrored>(&app);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = &errors[0].error;
+    assert!(matches!(error, SseError::Client { .. }), "{error:?}");
+    assert!(error.is_fatal());
+    println!("the error: {error}");
+}
