@@ -63,7 +63,14 @@ async fn respond(
         ..
     } = *request;
     let deadline = response_timeout.map(|timeout| (Instant::now() + timeout, timeout));
-    let send = client.unwrap_or_default().execute(request);
+    let client = match client {
+        Some(client) => client.get().map_err(|source| SseError::Client {
+            url: url.clone(),
+            source,
+        })?,
+        None => reqwest::Client::default(),
+    };
+    let send = client.execute(request);
     let response = match deadline {
         Some((deadline, timeout)) => {
             tokio::time::timeout_at(deadline, send).await.map_err(|_| {

@@ -19,13 +19,37 @@ use bevy::prelude::*;
 #[cfg(feature = "http2")]
 pub(crate) use imp::{LaneSlot, Lanes};
 
+/// The HTTP client an attempt goes out on: built, or the client of an HTTP/2 lane past the
+/// first that the game's [`SseClientBuilder`](crate::runtime::SseClientBuilder) builds when the
+/// first attempt on that lane goes out, on the IO thread: a build reads the system's root
+/// certificates (3–6 ms), and 10,000 sources need 100 lanes, which the frame that connects them
+/// would otherwise wait for.
+#[derive(Clone)]
+pub(crate) enum HttpClient {
+    Built(reqwest::Client),
+    #[cfg(feature = "http2")]
+    Lane(std::sync::Arc<imp::LaneClient>),
+}
+
+impl HttpClient {
+    /// The client, built now if it is a lane's that no attempt built yet. An error: the game's
+    /// builder could not build it (every attempt on that lane gets the same error).
+    pub(crate) fn get(&self) -> Result<reqwest::Client, std::sync::Arc<reqwest::Error>> {
+        match self {
+            Self::Built(client) => Ok(client.clone()),
+            #[cfg(feature = "http2")]
+            Self::Lane(lane) => lane.get(),
+        }
+    }
+}
+
 /// The client `url`'s attempt goes out on, and its place on that client's lane (counted until
 /// the attempt ends; `None` when it is not counted).
 #[cfg(feature = "http2")]
 pub(crate) fn client_for(
     world: &mut World,
     url: &reqwest::Url,
-) -> Result<(reqwest::Client, Option<LaneSlot>), reqwest::Error> {
+) -> Result<(HttpClient, Option<LaneSlot>), reqwest::Error> {
     imp::client_for(world, url)
 }
 
@@ -34,8 +58,8 @@ pub(crate) fn client_for(
 pub(crate) fn client_for(
     world: &mut World,
     _url: &reqwest::Url,
-) -> Result<(reqwest::Client, Option<LaneSlot>), reqwest::Error> {
-    Ok((crate::runtime::client(world)?, None))
+) -> Result<(HttpClient, Option<LaneSlot>), reqwest::Error> {
+    Ok((HttpClient::Built(crate::runtime::client(world)?), None))
 }
 
 /// Without the `http2` feature there are no lanes to hold a place on.
@@ -52,12 +76,13 @@ impl LaneSlot {
 #[cfg(feature = "http2")]
 mod imp {
     use std::collections::HashMap;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::{Arc, OnceLock};
 
     use bevy::ecs::change_detection::Tick;
     use bevy::prelude::*;
 
+    use super::HttpClient;
     use crate::runtime::{
         SseClient, SseClientBuilder, SseRuntime, client, is_default_client, new_client,
     };
@@ -69,8 +94,8 @@ mod imp {
     /// The lanes beyond the first, and each origin's streams on every lane.
     #[derive(Default)]
     pub(crate) struct Lanes {
-        /// Lanes 1, 2, …: built when first needed, kept while the [`SseClient`] stays.
-        pub(super) clients: Vec<reqwest::Client>,
+        /// Lanes 1, 2, …: made when first needed, kept while the [`SseClient`] stays.
+        pub(super) clients: Vec<HttpClient>,
         /// By origin (`scheme://host:port`).
         pub(super) origins: HashMap<String, Origin>,
         /// The change ticks of the [`SseClient`] and the [`SseClientBuilder`] these lanes were
@@ -132,10 +157,24 @@ mod imp {
         }
     }
 
+    /// A lane's client, built from the game's builder by the first attempt that needs it.
+    pub(crate) struct LaneClient {
+        builder: SseClientBuilder,
+        built: OnceLock<Result<reqwest::Client, Arc<reqwest::Error>>>,
+    }
+
+    impl LaneClient {
+        pub(super) fn get(&self) -> Result<reqwest::Client, Arc<reqwest::Error>> {
+            self.built
+                .get_or_init(|| self.builder.builder().build().map_err(Arc::new))
+                .clone()
+        }
+    }
+
     pub(super) fn client_for(
         world: &mut World,
         url: &reqwest::Url,
-    ) -> Result<(reqwest::Client, Option<LaneSlot>), reqwest::Error> {
+    ) -> Result<(HttpClient, Option<LaneSlot>), reqwest::Error> {
         let first = client(world)?;
         let cap = world
             .resource::<SseSettings>()
@@ -175,7 +214,7 @@ mod imp {
             streams: vec![Arc::default()],
         });
         if origin.known.http1.load(Ordering::Relaxed) {
-            return Ok((first, None));
+            return Ok((HttpClient::Built(first), None));
         }
         let free = origin
             .streams
@@ -198,10 +237,18 @@ mod imp {
         };
         let built = lanes.clients.len();
         if lane == 0 {
-            return Ok((first, Some(slot)));
+            return Ok((HttpClient::Built(first), Some(slot)));
         }
         for _ in built..lane {
-            let client = new_client(world)?;
+            // The game's builder runs where the lane's first attempt goes out; the plugin's own
+            // client is cheap to build here (its roots are read at the first handshake).
+            let client = match world.get_resource::<SseClientBuilder>() {
+                Some(builder) => HttpClient::Lane(Arc::new(LaneClient {
+                    builder: builder.clone(),
+                    built: OnceLock::new(),
+                })),
+                None => HttpClient::Built(new_client(world)?),
+            };
             world
                 .resource_mut::<SseRuntime>()
                 .lanes

@@ -227,10 +227,12 @@ pub struct SseClient(pub reqwest::Client);
 /// [`SseClient`] cannot be copied, so without a builder those sources share its one connection
 /// (the plugin warns). Changing the resource rebuilds the clients for the next attempts. The
 /// builder's settings are the client's: the plugin's
-/// [`connect_timeout`](SseSettings::connect_timeout) does not apply. Each build runs on the
-/// game's thread and, unless your builder is given its TLS configuration, reads the system's
-/// root certificates (3–6 ms on Linux), where the plugin's default client reads them once, at its
-/// first TLS handshake, on the IO thread.
+/// [`connect_timeout`](SseSettings::connect_timeout) does not apply. Unless your builder is
+/// given its TLS configuration, each build reads the system's root certificates (3–6 ms on
+/// Linux), where the plugin's default client reads them once, at its first TLS handshake: the
+/// [`SseClient`] is built on the game's thread, when the first source connects, and the HTTP/2
+/// lanes' clients where their first attempt goes out (the IO thread, or your tokio runtime),
+/// not in the frame that connects their sources.
 ///
 /// ```no_run
 /// use bevy::prelude::*;

@@ -67,7 +67,7 @@ pub(crate) struct ReportBatch {
 /// Everything an attempt needs, built by the ECS side when it starts.
 pub(crate) struct AttemptRequest {
     /// The HTTP client, for a transport that [needs one](Transport::needs_client).
-    pub(crate) client: Option<reqwest::Client>,
+    pub(crate) client: Option<crate::lanes::HttpClient>,
     /// The attempt's place on its client's HTTP/2 lane, held until the attempt ends.
     pub(crate) lane: Option<LaneSlot>,
     /// The request, headers and body included, exactly as it goes out.

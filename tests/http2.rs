@@ -405,3 +405,84 @@ fn the_default_client_negotiates_h2_by_alpn_and_spreads_its_streams() {
     });
     assert!(collected::<SseErrored>(&app).is_empty());
 }
+
+/// A game's `SseClientBuilder` builds the clients of HTTP/2 lanes past the first on the IO
+/// thread, when the first attempt on each lane goes out, not on the game's thread in the frame
+/// that connects the sources: a build reads the system's root certificates (3–6 ms), once per
+/// lane, 100 lanes at 10,000 sources.
+#[test]
+fn lane_clients_from_the_games_builder_are_built_off_the_games_thread() {
+    const HERE: usize = 250;
+    let server = H2Server::start(None);
+    let mut app = test_app();
+    let builds: Arc<Mutex<Vec<std::thread::ThreadId>>> = Arc::default();
+    let seen = builds.clone();
+    app.insert_resource(SseClientBuilder::new(move || {
+        seen.lock().unwrap().push(std::thread::current().id());
+        reqwest::Client::builder().http2_prior_knowledge()
+    }));
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    for i in 0..HERE {
+        app.world_mut().spawn(EventSource::new(server.url(i)));
+    }
+    update_until(&mut app, "every source's first event", |app| {
+        received(app).len() == HERE
+    });
+    assert!(collected::<SseErrored>(&app).is_empty());
+    let streams = server.streams_per_connection();
+    assert_eq!(streams.len(), 3, "{streams:?}");
+    let game = std::thread::current().id();
+    let builds = builds.lock().unwrap();
+    let on_game = builds.iter().filter(|thread| **thread == game).count();
+    assert_eq!(
+        (on_game, builds.len() - on_game),
+        (1, 2),
+        "lane 0 (the SseClient) on the game's thread, lanes 1 and 2 elsewhere: {builds:?}"
+    );
+}
+
+/// A lane's client that the game's builder cannot build fails the attempts on that lane with
+/// the fatal `SseError::Client`, reported like any failed attempt; lane 0's sources stream on.
+#[test]
+fn a_lane_client_the_builder_cannot_build_closes_its_sources_with_a_client_error() {
+    const HERE: usize = 150;
+    let server = H2Server::start(None);
+    let mut app = test_app();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    app.insert_resource(SseClientBuilder::new(move || {
+        let call = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let builder = reqwest::Client::builder().http2_prior_knowledge();
+        // The second build (lane 1's) gets a TLS backend reqwest does not know, which it
+        // refuses when it builds.
+        if call == 0 {
+            builder
+        } else {
+            builder.tls_backend_preconfigured(())
+        }
+    }));
+    collect::<SseMessage>(&mut app);
+    collect::<SseErrored>(&mut app);
+    let sources: Vec<Entity> = (0..HERE)
+        .map(|i| app.world_mut().spawn(EventSource::new(server.url(i))).id())
+        .collect();
+    update_until(&mut app, "lane 0's events and lane 1's closes", |app| {
+        received(app).len() == MAX_STREAMS as usize
+            && sources
+                .iter()
+                .filter(|source| state(app, **source) == ReadyState::Closed)
+                .count()
+                == HERE - MAX_STREAMS as usize
+    });
+    let errors = collected::<SseErrored>(&app);
+    assert_eq!(errors.len(), HERE - MAX_STREAMS as usize);
+    for errored in &errors {
+        assert!(
+            matches!(errored.error, SseError::Client { .. }),
+            "{:?}",
+            errored.error
+        );
+        assert!(errored.error.is_fatal());
+    }
+}
