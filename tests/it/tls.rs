@@ -202,6 +202,26 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for the child process"))
 }
 
+/// Runs `test` in a child process with a TLS server (a certificate of this run's root) at
+/// `TEST_HTTPS_URL`, a plain server at `TEST_HTTP_URL`, and the variables `env` gives for the
+/// root; returns how many TLS handshakes the server completed.
+fn run_child_with_servers(
+    test: &str,
+    env: impl FnOnce(&Pki) -> Vec<(&'static str, Option<std::ffi::OsString>)>,
+) -> usize {
+    let pki = pki();
+    let (addr, seen) = start_tls_server(&pki, false);
+    let http = plain_server();
+    let mut env = env(&pki);
+    env.push(("TEST_HTTP_URL", Some(http.url("/").into())));
+    env.push((
+        "TEST_HTTPS_URL",
+        Some(format!("https://{addr}/events").into()),
+    ));
+    child::run(test, &env);
+    seen.lock().unwrap().handshakes
+}
+
 /// A path in the temporary directory, unique to this process and `name`, that does not exist.
 fn missing_path(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("bevy_eventsource-{}-{name}", std::process::id()));
@@ -214,23 +234,14 @@ fn without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error() {
     const TEST: &str =
         "tls::without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error";
     if !child::is_child(TEST) {
-        let pki = pki();
-        let (addr, seen) = start_tls_server(&pki, false);
-        let http = plain_server();
         let nowhere = missing_path("no-roots");
-        child::run(
-            TEST,
-            &[
+        let handshakes = run_child_with_servers(TEST, |_| {
+            vec![
                 ("SSL_CERT_FILE", Some(nowhere.clone().into())),
                 ("SSL_CERT_DIR", Some(nowhere.into())),
-                ("TEST_HTTP_URL", Some(http.url("/").into())),
-                (
-                    "TEST_HTTPS_URL",
-                    Some(format!("https://{addr}/events").into()),
-                ),
-            ],
-        );
-        assert_eq!(seen.lock().unwrap().handshakes, 0);
+            ]
+        });
+        assert_eq!(handshakes, 0);
         return;
     }
     // The child: no root certificate can be loaded.
@@ -270,25 +281,16 @@ fn the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_bui
     const TEST: &str =
         "tls::the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_built";
     if !child::is_child(TEST) {
-        let pki = pki();
-        let (addr, seen) = start_tls_server(&pki, false);
-        let http = plain_server();
         let roots = missing_path("roots.pem");
-        child::run(
-            TEST,
-            &[
+        let handshakes = run_child_with_servers(TEST, |pki| {
+            vec![
                 ("SSL_CERT_FILE", Some(roots.clone().into())),
                 ("SSL_CERT_DIR", None),
                 ("TEST_ROOT_PEM", Some(pki.root_pem.clone().into())),
-                ("TEST_HTTP_URL", Some(http.url("/").into())),
-                (
-                    "TEST_HTTPS_URL",
-                    Some(format!("https://{addr}/events").into()),
-                ),
-            ],
-        );
+            ]
+        });
         let _ = std::fs::remove_file(roots);
-        assert_eq!(seen.lock().unwrap().handshakes, 1);
+        assert_eq!(handshakes, 1);
         return;
     }
     // The child: the roots file does not exist yet when the first source builds the client.
