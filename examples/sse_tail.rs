@@ -80,12 +80,10 @@ fn main() -> ExitCode {
     app.add_plugins((
         // The frame loop is `run`'s.
         MinimalPlugins.build().disable::<ScheduleRunnerPlugin>(),
-        // The default settings, the byte budget (1 MiB) included: the loop runs a frame once
-        // about a quarter of it has come. A 128 KiB part of short events counts about half a
-        // MiB against the budget (its reports take twice its bytes, in a vector that doubles as
-        // it grows), so half the default, this example's budget before, held one batch at a
-        // time and the two threads took turns: 5,000,000 LLM tokens in 0.37 s instead of 0.27,
-        // for 0.7-1 MB less peak memory (README, "Whole processes and many sources").
+        // The default settings, the byte budget (1 MiB) included, which `run` paces its frames
+        // by. A 128 KiB part of short events counts about half a MiB against the budget, so a
+        // smaller one holds one batch at a time and the IO thread and this one take turns
+        // (README, "Whole processes and many sources").
         SsePlugin::default(),
     ))
     .set_runner(run)
@@ -144,6 +142,7 @@ fn run(mut app: App) -> AppExit {
     }
     app.finish();
     app.cleanup();
+    // The budget of the plugin as `main` adds it.
     let quarter = (SsePlugin::default().max_queued_bytes / 4) as f64;
     let per_event = std::mem::size_of::<SseMessage>() as u64;
     let mut counted = 0;

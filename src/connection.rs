@@ -5,6 +5,7 @@
 //! bounded in bytes. When the attempt ends, it reports why and exits; the ECS side decides what comes
 //! next.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -64,12 +65,15 @@ async fn respond(
     } = *request;
     let deadline = response_timeout.map(|timeout| (Instant::now() + timeout, timeout));
     let client = match client {
-        Some(client) => client.get().map_err(|source| SseError::Client {
-            url: url.clone(),
-            source,
-        })?,
-        None => reqwest::Client::default(),
-    };
+        Some(client) => client.into_client(),
+        // Only a transport that needs no client leaves it out, and those do not come here.
+        // Built, not `reqwest::Client::default()`, which panics where a build fails.
+        None => reqwest::Client::builder().build().map_err(Arc::new),
+    }
+    .map_err(|source| SseError::Client {
+        url: url.clone(),
+        source,
+    })?;
     let send = client.execute(request);
     let response = match deadline {
         Some((deadline, timeout)) => {

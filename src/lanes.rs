@@ -34,9 +34,9 @@ pub(crate) enum HttpClient {
 impl HttpClient {
     /// The client, built now if it is a lane's that no attempt built yet. An error: the game's
     /// builder could not build it (every attempt on that lane gets the same error).
-    pub(crate) fn get(&self) -> Result<reqwest::Client, std::sync::Arc<reqwest::Error>> {
+    pub(crate) fn into_client(self) -> Result<reqwest::Client, std::sync::Arc<reqwest::Error>> {
         match self {
-            Self::Built(client) => Ok(client.clone()),
+            Self::Built(client) => Ok(client),
             #[cfg(feature = "http2")]
             Self::Lane(lane) => lane.get(),
         }

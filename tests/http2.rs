@@ -379,7 +379,7 @@ fn the_default_client_negotiates_h2_by_alpn_and_spreads_its_streams() {
                 ("SSL_CERT_DIR", None),
                 (
                     "TEST_H2_URL",
-                    Some(server.url(0).trim_end_matches('0').into()),
+                    Some(format!("https://{}/s/", server.addr).into()),
                 ),
             ],
         );
