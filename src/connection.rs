@@ -35,7 +35,7 @@ pub(crate) async fn run_attempt(request: Box<AttemptRequest>, reports: ReportSen
             Report::Ended(ended)
         }
     };
-    let _ = reports.send(smallvec::smallvec![last]).await;
+    let _ = reports.send(Reports::one(last)).await;
 }
 
 /// Connects and streams; `Ok` when the done sentinel arrived, `Err` with why it ended otherwise.
@@ -103,7 +103,7 @@ pub(crate) async fn receive(
 ) -> Result<(), SseError> {
     let url = parser.url().clone();
     bevy::log::debug!("stream open");
-    if !reports.send(smallvec::smallvec![Report::Opened]).await {
+    if !reports.send(Reports::one(Report::Opened)).await {
         return Err(SseError::StreamEnded { url });
     }
     // Bytes read but not reported yet: those of an event still arriving.
@@ -471,7 +471,8 @@ mod tests {
         assert!(batch.is_empty(), "parsed with the batch's last chunk");
         assert!(gathered.parse(&mut parser, &mut batch));
         let data: Vec<_> = batch
-            .iter()
+            .into_vec()
+            .into_iter()
             .map(|report| match report {
                 Report::Message(event) => {
                     (event.data().to_owned(), event.last_event_id().to_owned())
@@ -494,6 +495,7 @@ mod tests {
         let large = read_buffer.split().freeze();
         let start = large.as_ptr();
         assert!(gathered.take(large, &mut parser, &mut batch));
+        let batch = batch.into_vec();
         assert_eq!(batch.len(), 2);
         assert!(matches!(&batch[0], Report::Message(event) if event.data() == "small"));
         assert!(
@@ -555,8 +557,8 @@ mod tests {
             "parts of {parts:?} bytes"
         );
         let ids: Vec<String> = batches
-            .iter()
-            .flat_map(|batch| batch.reports.iter())
+            .into_iter()
+            .flat_map(|batch| batch.reports.into_vec())
             .filter_map(|report| match report {
                 Report::Message(event) => Some(event.last_event_id().to_owned()),
                 _ => None,

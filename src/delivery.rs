@@ -21,7 +21,7 @@ use crate::message::{CloseReason, SseComment, SseErrored, SseMessage};
 use crate::runtime::SseRuntime;
 use crate::settings::SseSettings;
 use crate::source::{LastEventId, ReconnectionTime};
-use crate::transport::{Report, ReportBatch};
+use crate::transport::{BatchReports, NextMessages, Report, ReportBatch};
 use crate::typed::Decoded;
 
 /// How many reports a source may apply in one turn before the next source with reports gets
@@ -68,12 +68,10 @@ struct Pending {
     attempt: u64,
     /// Body bytes the batch carried, counted when it is served.
     received: u64,
-    reports: ReportsIter,
+    reports: BatchReports,
     /// Given back to the byte budget when the batch is applied or discarded.
     credit: Credit,
 }
-
-type ReportsIter = smallvec::IntoIter<[Report; 1]>;
 
 /// One source's batches, in order. The first is inline: a source with one batch a frame (every
 /// source, at 10,000 quiet ones) queues without a heap allocation.
@@ -121,7 +119,7 @@ impl Inbox {
         self.queues[slot].push_back(Pending {
             attempt: batch.attempt,
             received: batch.received,
-            reports: batch.reports.into_iter(),
+            reports: BatchReports::new(batch.reports),
             credit: batch.credit,
         });
         self.held += 1;
@@ -249,7 +247,7 @@ fn serve(
                 budget,
                 scratch,
             );
-            if pending.reports.len() > 0 && token.holds(world) {
+            if !pending.reports.is_empty() && token.holds(world) {
                 // The turn or the frame's budget ran out: the rest waits.
                 break;
             }
@@ -282,7 +280,7 @@ fn serve(
 fn apply_reports(
     world: &mut World,
     token: Token,
-    reports: &mut ReportsIter,
+    reports: &mut BatchReports,
     quantum: &mut usize,
     budget: &mut Budget,
     pending: &mut Unobserved,
@@ -298,8 +296,8 @@ fn apply_reports(
         if *quantum == 0 || budget.spent() {
             break Ok(());
         }
-        if batchable && mem::take(&mut run_may_start) && reports.len() >= DIRECT_RUN {
-            let run = message_run(reports.as_slice(), (*quantum).min(budget.messages));
+        if batchable && mem::take(&mut run_may_start) && reports.upper_bound() >= DIRECT_RUN {
+            let (run, _) = reports.message_run((*quantum).min(budget.messages));
             if run >= DIRECT_RUN {
                 write_run(world, token, reports, run, pending);
                 *quantum -= run;
@@ -352,39 +350,35 @@ fn apply_reports(
     flow
 }
 
-/// How many of `reports`, at most `limit`, are messages in a row from the first on.
-fn message_run(reports: &[Report], limit: usize) -> usize {
-    reports
-        .iter()
-        .take(limit)
-        .take_while(|report| matches!(report, Report::Message(_)))
-        .count()
-}
-
 /// Writes the next `run` reports, all messages of a source that nothing but `Update` systems
-/// see, straight from the batch to the game: after what is held (order stays), in one write,
-/// with the last event ID set once.
+/// see, straight from the batch to the game: after what is held (order stays), a listed run of
+/// them in one write, with the last event ID set once.
 fn write_run(
     world: &mut World,
     token: Token,
-    reports: &mut ReportsIter,
+    reports: &mut BatchReports,
     run: usize,
     pending: &mut Unobserved,
 ) {
     let entity = token.entity;
     pending.write(world, token);
     pending.flush(world);
-    if let Some(Report::Message(last)) = reports.as_slice().get(run - 1) {
-        delivered(world, token, last.last_event_id());
+    let (_, last) = reports.message_run(run);
+    delivered(world, token, last);
+    let mut left = run;
+    while left > 0 {
+        match reports.next_messages(left) {
+            Some(NextMessages::Listed(events)) => {
+                left -= events.len();
+                world.write_message_batch(events.map(|event| SseMessage { entity, event }));
+            }
+            Some(NextMessages::One(event)) => {
+                left -= 1;
+                world.write_message(SseMessage { entity, event });
+            }
+            None => break,
+        }
     }
-    let messages = reports
-        .by_ref()
-        .take(run)
-        .filter_map(|report| match report {
-            Report::Message(event) => Some(SseMessage { entity, event }),
-            _ => None,
-        });
-    world.write_message_batch(messages);
 }
 
 /// What a turn holds back to write as batches: messages, and values of one decoded type.
@@ -489,6 +483,8 @@ fn apply(world: &mut World, token: Token, report: Report) -> Flow {
                 }
             })
         }
+        // Handed out as messages by `BatchReports`, never applied as they are.
+        Report::Messages { .. } => Ok(()),
         Report::Comment(text) => token.emit(world, SseComment { entity, text }),
         Report::Retry(retry) => {
             let retry = lifecycle::policy_of(world, entity).clamp_server_retry(retry);

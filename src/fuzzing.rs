@@ -69,7 +69,8 @@ pub fn response_path(
     let collect = async move {
         let mut reports = Vec::new();
         while let Ok(batch) = rx.recv().await {
-            reports.extend(batch.reports.iter().map(|report| format!("{report:?}")));
+            let batch = batch.reports.into_vec();
+            reports.extend(batch.iter().map(|report| format!("{report:?}")));
         }
         reports
     };

@@ -22,7 +22,7 @@ use crate::retry::RetryPolicy;
 use crate::runtime::{SseRuntime, network_now, transport};
 use crate::settings::SseSettings;
 use crate::source::{EventSource, LastEventId, ReadyState, ReconnectionTime};
-use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, ReportSender};
+use crate::transport::{AttemptHandle, AttemptRequest, Report, ReportBatch, ReportSender, Reports};
 
 /// The running attempt. Dropping it cancels the attempt.
 #[derive(Component)]
@@ -183,7 +183,7 @@ pub(crate) fn start_attempt(world: &mut World, entity: Entity) {
                 entity,
                 attempt: token.epoch,
                 received: 0,
-                reports: smallvec::smallvec![Report::Ended(error)],
+                reports: Reports::one(Report::Ended(error)),
                 credit: Default::default(),
             });
             None

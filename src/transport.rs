@@ -32,6 +32,11 @@ pub(crate) enum Report {
     /// The server answered 200 with `text/event-stream`.
     Opened,
     Message(MessageEvent),
+    /// The next `count` events of the batch's own list ([`Reports`]). Never applied as it is:
+    /// [`BatchReports`] hands out each message.
+    Messages {
+        count: usize,
+    },
     /// A message whose payload the source's decoder for its name turned into a value, the two
     /// in one allocation (inline, the variant would make every report larger).
     Typed(Box<dyn Decoded>),
@@ -47,8 +52,171 @@ pub(crate) enum Report {
 }
 
 /// A batch's reports: one inline (a quiet stream's batch, sent and applied without a heap
-/// allocation), more on the heap.
-pub(crate) type Reports = smallvec::SmallVec<[Report; 1]>;
+/// allocation), more on the heap; and, for a large chunk, its messages in a list of their own.
+///
+/// A message taken out of a [`Report`] is read field by field (the enum keeps its tag in the
+/// event's retry) and then copied whole into the game's message buffer: the copy's wide loads
+/// wait for the narrow stores before them (a failed store-to-load forwarding), and that one
+/// load was two fifths of the receive step on a fast stream. Messages in a list of their own
+/// are copied as they lie, with no tag to look at.
+#[derive(Debug, Default)]
+pub(crate) struct Reports {
+    list: smallvec::SmallVec<[Report; 1]>,
+    events: Vec<MessageEvent>,
+}
+
+impl Reports {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn one(report: Report) -> Self {
+        Self {
+            list: smallvec::smallvec![report],
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, report: Report) {
+        self.list.push(report);
+    }
+
+    /// How many reports, each message counted (and each run of listed ones once more).
+    pub(crate) fn len(&self) -> usize {
+        self.list.len() + self.events.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The bytes the reports take.
+    fn size(&self) -> usize {
+        self.list.capacity() * std::mem::size_of::<Report>()
+            + self.events.capacity() * std::mem::size_of::<MessageEvent>()
+    }
+
+    /// Counts one more listed event (pushed or about to be) in the run at the end.
+    #[inline(always)]
+    fn count_listed(&mut self) {
+        match self.list.last_mut() {
+            Some(Report::Messages { count }) => *count += 1,
+            _ => self.list.push(Report::Messages { count: 1 }),
+        }
+    }
+
+    /// The reports, each listed message as a [`Report::Message`] (for tests).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn into_vec(self) -> Vec<Report> {
+        let mut reports = BatchReports::new(self);
+        std::iter::from_fn(|| reports.next()).collect()
+    }
+}
+
+/// What is left of a batch's reports as the game's thread applies them.
+pub(crate) struct BatchReports {
+    reports: smallvec::IntoIter<[Report; 1]>,
+    events: std::vec::IntoIter<MessageEvent>,
+    /// How many events of the run being taken are left.
+    run: usize,
+}
+
+/// The next messages of a batch: a run of listed events, or one message.
+pub(crate) enum NextMessages<'a> {
+    Listed(std::iter::Take<&'a mut std::vec::IntoIter<MessageEvent>>),
+    One(MessageEvent),
+}
+
+impl BatchReports {
+    pub(crate) fn new(reports: Reports) -> Self {
+        Self {
+            reports: reports.list.into_iter(),
+            events: reports.events.into_iter(),
+            run: 0,
+        }
+    }
+
+    /// Whether every report was taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.run == 0 && self.reports.len() == 0
+    }
+
+    /// At least as many as are left, each message counted.
+    pub(crate) fn upper_bound(&self) -> usize {
+        self.reports.len() + self.events.len()
+    }
+
+    /// How many messages in a row, at most `limit`, are left from the next report on, and the
+    /// last event ID of the last of them.
+    pub(crate) fn message_run(&self, limit: usize) -> (usize, &str) {
+        let mut run = self.run.min(limit);
+        let mut events = self.events.as_slice();
+        let mut last = match run {
+            0 => "",
+            run => events[run - 1].last_event_id(),
+        };
+        events = &events[self.run..];
+        for report in self.reports.as_slice() {
+            if run == limit {
+                break;
+            }
+            match report {
+                Report::Message(event) => {
+                    run += 1;
+                    last = event.last_event_id();
+                }
+                Report::Messages { count } => {
+                    let take = (*count).min(limit - run);
+                    run += take;
+                    last = events[take - 1].last_event_id();
+                    events = &events[*count..];
+                }
+                _ => break,
+            }
+        }
+        (run, last)
+    }
+
+    /// The next messages, at most `max` (at least 1), if the next report is a message: the
+    /// caller takes every one it is handed.
+    #[inline]
+    pub(crate) fn next_messages(&mut self, max: usize) -> Option<NextMessages<'_>> {
+        if self.run == 0 {
+            match self.reports.as_slice().first()? {
+                Report::Message(_) => {
+                    return match self.reports.next() {
+                        Some(Report::Message(event)) => Some(NextMessages::One(event)),
+                        _ => None,
+                    };
+                }
+                Report::Messages { count } => {
+                    self.run = *count;
+                    self.reports.next();
+                }
+                _ => return None,
+            }
+        }
+        let take = self.run.min(max);
+        self.run -= take;
+        Some(NextMessages::Listed(self.events.by_ref().take(take)))
+    }
+
+    /// The next report; listed messages as [`Report::Message`]s.
+    pub(crate) fn next(&mut self) -> Option<Report> {
+        if self.run == 0
+            && !matches!(
+                self.reports.as_slice().first(),
+                Some(Report::Messages { .. })
+            )
+        {
+            return self.reports.next();
+        }
+        match self.next_messages(1)? {
+            NextMessages::Listed(mut one) => one.next().map(Report::Message),
+            NextMessages::One(event) => Some(Report::Message(event)),
+        }
+    }
+}
 
 /// Reports of one attempt of one source, in stream order.
 #[derive(Debug)]
@@ -172,7 +340,7 @@ impl ReportSender {
 /// body bytes are counted though the buffer may be free: an upper bound).
 fn cost(received: u64, reports: &Reports) -> usize {
     let body = usize::try_from(received).unwrap_or(usize::MAX);
-    body.saturating_add(reports.capacity() * std::mem::size_of::<Report>())
+    body.saturating_add(reports.size())
 }
 
 /// A running attempt: dropping it cancels the attempt.
@@ -240,6 +408,7 @@ impl StreamParser {
             return false;
         }
         let mut sink = ReportSink {
+            lists: chunk.len() >= LIST_FROM,
             sentinel: self.done_sentinel.as_deref(),
             done: &mut self.done,
             url: &self.url,
@@ -272,9 +441,16 @@ impl StreamParser {
     }
 }
 
+/// Chunks of at least this many bytes have their messages in the batch's list of events
+/// ([`Reports`]). A smaller chunk's (a quiet stream's one event) are reports, as a one-event
+/// batch is one report, inline: no allocation for a list.
+const LIST_FROM: usize = 4 * 1024;
+
 /// Where [`StreamParser::feed`] has the parser put what it reads: reports in `reports`, short
 /// events built in place there.
 struct ReportSink<'a> {
+    /// Messages go to the batch's list of events (a large chunk).
+    lists: bool,
     sentinel: Option<&'a str>,
     /// The done sentinel came: nothing more is reported.
     done: &'a mut bool,
@@ -294,7 +470,14 @@ impl Sink for ReportSink<'_> {
                 *self.done = true;
                 return;
             }
-            Parsed::Message(event) if self.decoders.is_empty() => Report::Message(event),
+            Parsed::Message(event) if self.decoders.is_empty() => {
+                if self.lists {
+                    self.reports.count_listed();
+                    self.reports.events.push(event);
+                    return;
+                }
+                Report::Message(event)
+            }
             Parsed::Message(event) => decode(self.decoders, self.url, event, self.reports),
             Parsed::Comment(text) => Report::Comment(text.into_owned()),
             Parsed::Retry(retry) => Report::Retry(retry),
@@ -311,10 +494,16 @@ impl Sink for ReportSink<'_> {
             return None;
         }
         // Written where it stays: `push` builds its argument apart first, then copies it.
-        self.reports.extend(std::iter::once_with(|| {
+        if self.lists {
+            self.reports.count_listed();
+            let events = &mut self.reports.events;
+            events.extend(std::iter::once_with(MessageEvent::empty));
+            return events.last_mut();
+        }
+        self.reports.list.extend(std::iter::once_with(|| {
             Report::Message(MessageEvent::empty())
         }));
-        match self.reports.last_mut() {
+        match self.reports.list.last_mut() {
             Some(Report::Message(event)) => Some(event),
             _ => None,
         }
@@ -354,6 +543,165 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+
+    /// A large chunk's messages go to the batch's list of events, a report counting each run
+    /// of them; a small chunk's are reports. Taken back, they are the events the parser hands
+    /// a closure, in their places among the other reports, and a run of messages across the
+    /// list and the reports has the right length and last event ID.
+    #[test]
+    fn a_large_chunks_messages_are_listed_and_taken_back_in_order() {
+        let mut stream = String::from("id: early\ndata: a small chunk\n\n");
+        let split = stream.len();
+        for i in 0..200 {
+            stream.push_str(&match i % 4 {
+                0 => format!("id: {i}\ndata: {i}\n\n"),
+                1 => format!("event: tick\ndata: {i}\ndata: two lines\n\n"),
+                2 => format!("retry: {i}\ndata: {} a long one\n\n", "y".repeat(80)),
+                _ => format!(": comment {i}\ndata: after a comment\n\n"),
+            });
+        }
+        let chunks = [
+            Bytes::copy_from_slice(&stream.as_bytes()[..split]),
+            Bytes::copy_from_slice(&stream.as_bytes()[split..]),
+        ];
+        assert!(chunks[1].len() >= LIST_FROM);
+        let mut expected = Vec::new();
+        let mut parser = SseParser::new();
+        for chunk in &chunks {
+            parser
+                .feed_bytes(chunk, |item| {
+                    if let Parsed::Message(event) = item {
+                        expected.push(event);
+                    }
+                })
+                .unwrap();
+        }
+        let url = SourceUrl::new("http://list.test/");
+        let mut parser =
+            StreamParser::with_parts(Default::default(), "", url, None, Default::default());
+        let mut reports = Reports::new();
+        assert!(parser.feed(&chunks[0], &mut reports));
+        assert!(
+            reports.events.is_empty() && matches!(reports.list[..], [Report::Message(_)]),
+            "a small chunk's message is a report"
+        );
+        assert!(parser.feed(&chunks[1], &mut reports));
+        assert_eq!(reports.events.len(), 200);
+        // The small chunk's report, then runs of messages between the 50 retries and the 50
+        // comments: one run before the first retry, then one after each retry and comment (a
+        // run after a comment goes on into the next group).
+        let runs = 1 + 50 + 50;
+        assert_eq!(reports.list.len(), 1 + 50 + 50 + runs);
+
+        let mut taken = BatchReports::new(reports);
+        assert_eq!(
+            taken.message_run(usize::MAX),
+            (3, "0"),
+            "the small chunk's, then the first run"
+        );
+        assert_eq!(taken.message_run(2), (2, "0"));
+        assert_eq!(taken.message_run(1), (1, "early"));
+        let mut built = Vec::new();
+        while let Some(report) = taken.next() {
+            if let Report::Message(event) = report {
+                built.push(event);
+            }
+            if taken.run == 1 {
+                // Halfway through a run.
+                assert_eq!(taken.message_run(5).0, 1);
+            }
+        }
+        assert_eq!(built, expected);
+        assert!(taken.is_empty());
+    }
+
+    /// Pieces of streams that hit every rule (as the parser's property tests use), many of
+    /// them, so that chunks are large enough for a list of events.
+    const TOKENS: &[&[u8]] = &[
+        b"data",
+        b"data:",
+        b"data: ",
+        b"event:",
+        b"event: ",
+        b"id:",
+        b"id: ",
+        b"retry:",
+        b"retry: ",
+        b":",
+        b" ",
+        b"x",
+        b"yz",
+        b"7",
+        b"12",
+        b"\n",
+        b"\n",
+        b"\n\n",
+        b"\n\n",
+        b"\r",
+        b"\r\n",
+        b"\xE2\x82\xAC",
+        b"\xE2\x82",
+        b"\xFF",
+        b"\0",
+        b"message",
+        b"a longer piece of data, to make some events long ones",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Whatever the stream and its chunking, a batch's reports, listed messages taken
+        /// back as reports, are the items the parser hands a closure, in order.
+        #[test]
+        fn reports_with_listed_messages_are_the_parsers_items_in_any_chunking(
+            tokens in proptest::collection::vec(proptest::sample::select(TOKENS), 0..3000),
+            cuts in proptest::collection::vec(0usize..20_000, 0..4),
+        ) {
+            let stream = tokens.concat();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut.min(stream.len())).collect();
+            cuts.push(stream.len());
+            cuts.sort_unstable();
+            let mut start = 0;
+            let chunks: Vec<Bytes> = cuts
+                .into_iter()
+                .map(|end| {
+                    let chunk = Bytes::copy_from_slice(&stream[start..end]);
+                    start = end;
+                    chunk
+                })
+                .collect();
+            let mut expected = Vec::new();
+            let mut parser = SseParser::new();
+            for chunk in &chunks {
+                parser
+                    .feed_bytes(chunk, |item| {
+                        expected.push(match item {
+                            Parsed::Message(event) => format!("{event:?}"),
+                            Parsed::Comment(text) => format!("comment {text}"),
+                            Parsed::Retry(retry) => format!("retry {retry:?}"),
+                            Parsed::LastEventId(id) => format!("id {id}"),
+                        });
+                    })
+                    .unwrap();
+            }
+            let url = SourceUrl::new("http://list.test/");
+            let mut parser =
+                StreamParser::with_parts(Default::default(), "", url, None, Default::default());
+            let mut reported = Vec::new();
+            for chunk in &chunks {
+                let mut reports = Reports::new();
+                proptest::prop_assert!(parser.feed(chunk, &mut reports));
+                reported.extend(reports.into_vec().into_iter().map(|report| match report {
+                    Report::Message(event) => format!("{event:?}"),
+                    Report::Comment(text) => format!("comment {text}"),
+                    Report::Retry(retry) => format!("retry {retry:?}"),
+                    Report::LastEventId(id) => format!("id {id}"),
+                    other => format!("{other:?}"),
+                }));
+            }
+            proptest::prop_assert_eq!(reported, expected);
+        }
+    }
 
     /// Short events built in place in the batch are the events the parser hands a closure: every
     /// field, over every way an event is made (one chunk, an ID from an earlier chunk, a split
@@ -397,6 +745,7 @@ mod tests {
                 assert!(parser.feed(chunk, &mut reports));
             }
             let built: Vec<MessageEvent> = reports
+                .into_vec()
                 .into_iter()
                 .filter_map(|report| match report {
                     Report::Message(event) => Some(event),

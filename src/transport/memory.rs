@@ -223,13 +223,13 @@ impl MemoryAttempt {
     }
 
     fn finish(&self, last: Report) {
-        self.report(smallvec::smallvec![last]);
+        self.report(Reports::one(last));
         self.0.ended.store(true, Ordering::Relaxed);
     }
 
     /// The server answers 200 with `text/event-stream`: the stream opens.
     pub fn open(&self) -> &Self {
-        self.report(smallvec::smallvec![Report::Opened]);
+        self.report(Reports::one(Report::Opened));
         self
     }
 

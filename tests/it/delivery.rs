@@ -282,3 +282,133 @@ fn held_and_direct_runs_keep_their_order_and_last_event_ids() {
     assert_eq!(data(&app)[100..], ["b57", "b58", "b59"]);
     assert_eq!(last_id(&app, b), "b59");
 }
+
+/// A large chunk's messages cross to the game in a list of their own, beside the batch's
+/// other reports. Every field of every message is what the parser makes of the same bytes, in
+/// order; a frame's message budget cuts a run of them
+/// anywhere and the source's last event ID is that of the last message delivered; a retry, a
+/// comment and a long event between them keep their places; and a source whose messages an
+/// observer sees gets the same messages one by one.
+#[test]
+fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
+    use bevy_eventsource::parser::SseParser;
+    use bevy_eventsource::testing::SseTestNetwork;
+
+    const A: &str = "https://a.test/events";
+    const B: &str = "https://b.test/events";
+    const BUDGET: usize = 70;
+    let events = |source: &str, ids: std::ops::Range<usize>| -> String {
+        ids.map(|i| {
+            // Named, unnamed, with and without their own ID line.
+            match i % 4 {
+                0 => format!("id: {source}{i}\ndata: {source}{i} padding to make it longer\n\n"),
+                1 => format!("event: tick\ndata: {source}{i}\ndata: two lines\n\n"),
+                2 => format!("id: {source}{i}\nevent: tock\ndata: {{\"n\":{i}}}\n\n"),
+                _ => format!("data: {source}{i}\n\n"),
+            }
+        })
+        .collect()
+    };
+    let long = format!("id: long\ndata: {}\n\n", "x".repeat(200));
+    let body = |source: &str| {
+        [
+            events(source, 0..150),
+            ": a comment between them\n".into(),
+            "retry: 1500\ndata: with a retry\n\n".into(),
+            events(source, 150..230),
+            long.clone(),
+            events(source, 230..300),
+        ]
+        .concat()
+    };
+    let body_a = body("a");
+    assert!(body_a.len() > 8 * 1024, "a large chunk: {}", body_a.len());
+    let expected = |body: &str| -> Vec<(String, String, String)> {
+        let mut parsed = Vec::new();
+        SseParser::new()
+            .feed(body.as_bytes(), |item| {
+                if let bevy_eventsource::parser::Parsed::Message(event) = item {
+                    parsed.push((
+                        event.event_type().to_owned(),
+                        event.data().to_owned(),
+                        event.last_event_id().to_owned(),
+                    ));
+                }
+            })
+            .unwrap();
+        parsed
+    };
+    let fields = |messages: Vec<SseMessage>, source: Entity| -> Vec<(String, String, String)> {
+        messages
+            .into_iter()
+            .filter(|m| m.entity == source)
+            .map(|m| {
+                (
+                    m.event_type().to_owned(),
+                    m.data().to_owned(),
+                    m.last_event_id().to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        SsePlugin {
+            max_messages_per_frame: std::num::NonZeroUsize::new(BUDGET),
+            ..default()
+        },
+    ));
+    collect::<SseMessage>(&mut app);
+    #[derive(Resource, Default)]
+    struct Observed(Vec<String>);
+    app.init_resource::<Observed>();
+    let network = SseTestNetwork::install(&mut app);
+    let a = app.world_mut().spawn(EventSource::new(A)).id();
+    let b = app
+        .world_mut()
+        .spawn(EventSource::new(B))
+        .observe(|message: On<SseMessage>, mut observed: ResMut<Observed>| {
+            observed.0.push(message.data().to_owned());
+        })
+        .id();
+    app.update();
+    network.connection(A).open().send(&body_a);
+    app.update();
+
+    let expected_a = expected(&body_a);
+    assert_eq!(expected_a.len(), 302);
+    let mut frames = 0;
+    while collected::<SseMessage>(&app).len() < expected_a.len() {
+        let got = fields(collected::<SseMessage>(&app), a);
+        assert_eq!(got, expected_a[..got.len()], "frame {frames}");
+        assert!(got.len() <= BUDGET * (frames + 1), "over the budget");
+        assert_eq!(
+            app.world().get::<LastEventId>(a).unwrap().0,
+            got.last().unwrap().2,
+            "the last event ID after {} messages",
+            got.len()
+        );
+        app.update();
+        frames += 1;
+        assert!(frames < 10, "stuck at {}", got.len());
+    }
+    assert_eq!(fields(collected::<SseMessage>(&app), a), expected_a);
+    assert_eq!(app.world().get::<LastEventId>(a).unwrap().0, "a298");
+    assert_eq!(
+        app.world().get::<ReconnectionTime>(a).unwrap().0,
+        Duration::from_millis(1500)
+    );
+
+    let body_b = body("b");
+    network.connection(B).open().send(&body_b);
+    let expected_b = expected(&body_b);
+    for _ in 0..10 {
+        app.update();
+    }
+    assert_eq!(fields(collected::<SseMessage>(&app), b), expected_b);
+    let data_b: Vec<String> = expected_b.into_iter().map(|(_, data, _)| data).collect();
+    assert_eq!(app.world().resource::<Observed>().0, data_b);
+    assert_eq!(app.world().get::<LastEventId>(b).unwrap().0, "b298");
+}
