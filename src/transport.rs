@@ -113,6 +113,14 @@ impl Reports {
     }
 }
 
+/// The last event ID of the `run`th of `events` (the runs' counts add up to the listed
+/// events; read with `get` all the same).
+fn last_of(events: &[MessageEvent], run: usize) -> &str {
+    run.checked_sub(1)
+        .and_then(|last| events.get(last))
+        .map_or("", MessageEvent::last_event_id)
+}
+
 /// What is left of a batch's reports as the game's thread applies them.
 pub(crate) struct BatchReports {
     reports: smallvec::IntoIter<[Report; 1]>,
@@ -151,11 +159,8 @@ impl BatchReports {
     pub(crate) fn message_run(&self, limit: usize) -> (usize, &str) {
         let mut run = self.run.min(limit);
         let mut events = self.events.as_slice();
-        let mut last = match run {
-            0 => "",
-            run => events[run - 1].last_event_id(),
-        };
-        events = &events[self.run..];
+        let mut last = last_of(events, run);
+        events = events.get(self.run..).unwrap_or_default();
         for report in self.reports.as_slice() {
             if run == limit {
                 break;
@@ -168,8 +173,8 @@ impl BatchReports {
                 Report::Messages { count } => {
                     let take = (*count).min(limit - run);
                     run += take;
-                    last = events[take - 1].last_event_id();
-                    events = &events[*count..];
+                    last = last_of(events, take);
+                    events = events.get(*count..).unwrap_or_default();
                 }
                 _ => break,
             }
