@@ -96,12 +96,11 @@ impl Reports {
             + self.events.capacity() * std::mem::size_of::<MessageEvent>()
     }
 
-    /// Counts one more listed event (pushed or about to be) in the run at the end.
-    #[inline(always)]
-    fn count_listed(&mut self) {
-        match self.list.last_mut() {
-            Some(Report::Messages { count }) => *count += 1,
-            _ => self.list.push(Report::Messages { count: 1 }),
+    /// Counts the last `count` listed events as a run, after the reports before them.
+    #[inline]
+    fn count_listed(&mut self, count: usize) {
+        if count > 0 {
+            self.list.push(Report::Messages { count });
         }
     }
 
@@ -414,6 +413,7 @@ impl StreamParser {
         }
         let mut sink = ReportSink {
             lists: chunk.len() >= LIST_FROM,
+            listed: 0,
             sentinel: self.done_sentinel.as_deref(),
             done: &mut self.done,
             url: &self.url,
@@ -421,6 +421,7 @@ impl StreamParser {
             reports,
         };
         let fed = self.parser.feed_bytes_into(chunk, &mut sink);
+        sink.reports.count_listed(sink.listed);
         if let Err(source) = fed
             && !self.done
         {
@@ -456,6 +457,9 @@ const LIST_FROM: usize = 4 * 1024;
 struct ReportSink<'a> {
     /// Messages go to the batch's list of events (a large chunk).
     lists: bool,
+    /// Events listed since the last report: the run's count goes in before the next report
+    /// (and at the end of the chunk), not looked up and raised at each event.
+    listed: usize,
     sentinel: Option<&'a str>,
     /// The done sentinel came: nothing more is reported.
     done: &'a mut bool,
@@ -477,7 +481,7 @@ impl Sink for ReportSink<'_> {
             }
             Parsed::Message(event) if self.decoders.is_empty() => {
                 if self.lists {
-                    self.reports.count_listed();
+                    self.listed += 1;
                     self.reports.events.push(event);
                     return;
                 }
@@ -488,6 +492,8 @@ impl Sink for ReportSink<'_> {
             Parsed::Retry(retry) => Report::Retry(retry),
             Parsed::LastEventId(id) => Report::LastEventId(id.into_owned()),
         };
+        // Never listed while there are decoders (above): their reports follow any run.
+        self.reports.count_listed(std::mem::take(&mut self.listed));
         self.reports.push(report);
     }
 
@@ -500,7 +506,7 @@ impl Sink for ReportSink<'_> {
         }
         // Written where it stays: `push` builds its argument apart first, then copies it.
         if self.lists {
-            self.reports.count_listed();
+            self.listed += 1;
             let events = &mut self.reports.events;
             events.extend(std::iter::once_with(MessageEvent::empty));
             return events.last_mut();
