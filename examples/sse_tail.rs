@@ -77,16 +77,18 @@ fn main() -> ExitCode {
     }
 
     let mut app = App::new();
+    // The default settings, the byte budget (1 MiB) included, which `run` paces its frames by. A
+    // 128 KiB part of short events counts about half a MiB against the budget, so a smaller one
+    // holds one batch at a time and the IO thread and this one take turns (README, "Whole
+    // processes and many sources").
+    let plugin = SsePlugin::default();
+    let budget = plugin.max_queued_bytes;
     app.add_plugins((
         // The frame loop is `run`'s.
         MinimalPlugins.build().disable::<ScheduleRunnerPlugin>(),
-        // The default settings, the byte budget (1 MiB) included, which `run` paces its frames
-        // by. A 128 KiB part of short events counts about half a MiB against the budget, so a
-        // smaller one holds one batch at a time and the IO thread and this one take turns
-        // (README, "Whole processes and many sources").
-        SsePlugin::default(),
+        plugin,
     ))
-    .set_runner(run)
+    .set_runner(move |app| run(app, budget))
     // Bevy keeps messages until two fixed timesteps have run (31 ms at the default 64 Hz); at
     // millions of events a second and 1 ms frames that alone held 137,000 messages (30 MB). A
     // fixed timestep as short as the shortest frames (back to back ones, below) drops them after
@@ -121,7 +123,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// The frame loop: a frame at most every millisecond, sooner while the stream is fast. After
+/// The frame loop (`budget`: the plugin's byte budget): a frame at most every millisecond, sooner while the stream is fast. After
 /// each frame it waits as long as the stream, at the rate the last frame took it in, needs to
 /// fill a quarter of the byte budget, counted as the budget counts it (the body bytes and each
 /// event's report, about the size of its message), and never more than a millisecond. A fast
@@ -135,15 +137,14 @@ fn main() -> ExitCode {
 /// Counting body bytes alone against the budget, for a stream of short events (whose reports
 /// are most of what the budget counts) the wait grew to a millisecond a frame: with a 256 KiB
 /// budget, a million LLM tokens took 0.70 s instead of 0.09 s.
-fn run(mut app: App) -> AppExit {
+fn run(mut app: App, budget: usize) -> AppExit {
     // As Bevy's own runner starts.
     while app.plugins_state() == bevy::app::PluginsState::Adding {
         bevy::tasks::tick_global_task_pools_on_main_thread();
     }
     app.finish();
     app.cleanup();
-    // The budget of the plugin as `main` adds it.
-    let quarter = (SsePlugin::default().max_queued_bytes / 4) as f64;
+    let quarter = (budget / 4) as f64;
     let per_event = std::mem::size_of::<SseMessage>() as u64;
     let mut counted = 0;
     let mut previous = std::time::Instant::now();

@@ -297,9 +297,14 @@ fn apply_reports(
             break Ok(());
         }
         if batchable && mem::take(&mut run_may_start) && reports.upper_bound() >= DIRECT_RUN {
-            let (run, _) = reports.message_run((*quantum).min(budget.messages));
-            if run >= DIRECT_RUN {
-                write_run(world, token, reports, run, pending);
+            let run = write_run(
+                world,
+                token,
+                reports,
+                (*quantum).min(budget.messages),
+                pending,
+            );
+            if run > 0 {
                 *quantum -= run;
                 budget.messages -= run;
                 budget.progressed = true;
@@ -350,20 +355,24 @@ fn apply_reports(
     flow
 }
 
-/// Writes the next `run` reports, all messages of a source that nothing but `Update` systems
-/// see, straight from the batch to the game: after what is held (order stays), a listed run of
-/// them in one write, with the last event ID set once.
+/// If the next reports start a run of at least [`DIRECT_RUN`] messages (at most `limit`) of a
+/// source that nothing but `Update` systems see, writes them straight from the batch to the
+/// game: after what is held (order stays), a listed run of them in one write, with the last
+/// event ID set once. Returns how many it wrote (0: the run is too short, nothing was done).
 fn write_run(
     world: &mut World,
     token: Token,
     reports: &mut BatchReports,
-    run: usize,
+    limit: usize,
     pending: &mut Unobserved,
-) {
+) -> usize {
+    let (run, last) = reports.message_run(limit);
+    if run < DIRECT_RUN {
+        return 0;
+    }
     let entity = token.entity;
     pending.write(world, token);
     pending.flush(world);
-    let (_, last) = reports.message_run(run);
     delivered(world, token, last);
     let mut left = run;
     while left > 0 {
@@ -379,6 +388,7 @@ fn write_run(
             None => break,
         }
     }
+    run - left
 }
 
 /// What a turn holds back to write as batches: messages, and values of one decoded type.

@@ -367,10 +367,7 @@ fn the_default_client_negotiates_h2_by_alpn_and_spreads_its_streams() {
     if !child::is_child(TEST) {
         let pki = pki::pki();
         let server = H2Server::start(Some(&pki));
-        let roots = std::env::temp_dir().join(format!(
-            "bevy_eventsource-{}-h2-roots.pem",
-            std::process::id()
-        ));
+        let roots = child::scratch_path("h2-roots.pem");
         std::fs::write(&roots, &pki.root_pem).unwrap();
         child::run(
             TEST,
@@ -392,7 +389,7 @@ fn the_default_client_negotiates_h2_by_alpn_and_spreads_its_streams() {
         );
         return;
     }
-    let base = std::env::var("TEST_H2_URL").unwrap();
+    let base = child::var("TEST_H2_URL");
     let mut app = test_app();
     collect::<SseMessage>(&mut app);
     collect::<SseErrored>(&mut app);

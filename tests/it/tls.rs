@@ -198,10 +198,6 @@ fn plain_server() -> ScriptedServer {
     ]])
 }
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for the child process"))
-}
-
 /// Runs `test` in a child process with a TLS server (a certificate of this run's root) at
 /// `TEST_HTTPS_URL`, a plain server at `TEST_HTTP_URL`, and the variables `env` gives for the
 /// root; returns how many TLS handshakes the server completed.
@@ -222,19 +218,12 @@ fn run_child_with_servers(
     seen.lock().unwrap().handshakes
 }
 
-/// A path in the temporary directory, unique to this process and `name`, that does not exist.
-fn missing_path(name: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("bevy_eventsource-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
 #[test]
 fn without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error() {
     const TEST: &str =
         "tls::without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error";
     if !child::is_child(TEST) {
-        let nowhere = missing_path("no-roots");
+        let nowhere = child::scratch_path("no-roots");
         let handshakes = run_child_with_servers(TEST, |_| {
             vec![
                 ("SSL_CERT_FILE", Some(nowhere.clone().into())),
@@ -251,11 +240,11 @@ fn without_system_roots_http_sources_work_and_https_is_a_typed_fatal_error() {
     collect::<SseRetrying>(&mut app);
     let plain = app
         .world_mut()
-        .spawn(EventSource::new(env("TEST_HTTP_URL")))
+        .spawn(EventSource::new(child::var("TEST_HTTP_URL")))
         .id();
     let secure = app
         .world_mut()
-        .spawn(EventSource::new(env("TEST_HTTPS_URL")))
+        .spawn(EventSource::new(child::var("TEST_HTTPS_URL")))
         .id();
     update_until(&mut app, "the plain event and the secure close", |app| {
         !collected::<SseMessage>(app).is_empty() && state(app, secure) == ReadyState::Closed
@@ -281,7 +270,7 @@ fn the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_bui
     const TEST: &str =
         "tls::the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_built";
     if !child::is_child(TEST) {
-        let roots = missing_path("roots.pem");
+        let roots = child::scratch_path("roots.pem");
         let handshakes = run_child_with_servers(TEST, |pki| {
             vec![
                 ("SSL_CERT_FILE", Some(roots.clone().into())),
@@ -298,15 +287,15 @@ fn the_default_client_reads_the_system_roots_at_its_first_handshake_not_when_bui
     collect::<SseMessage>(&mut app);
     collect::<SseErrored>(&mut app);
     app.world_mut()
-        .spawn(EventSource::new(env("TEST_HTTP_URL")));
+        .spawn(EventSource::new(child::var("TEST_HTTP_URL")));
     update_until(&mut app, "the plain event", |app| {
         !collected::<SseMessage>(app).is_empty()
     });
     assert!(app.world().get_resource::<SseClient>().is_some());
-    std::fs::write(env("SSL_CERT_FILE"), env("TEST_ROOT_PEM")).unwrap();
+    std::fs::write(child::var("SSL_CERT_FILE"), child::var("TEST_ROOT_PEM")).unwrap();
     let secure = app
         .world_mut()
-        .spawn(EventSource::new(env("TEST_HTTPS_URL")))
+        .spawn(EventSource::new(child::var("TEST_HTTPS_URL")))
         .id();
     update_until(&mut app, "the event over TLS", |app| {
         collected::<SseMessage>(app).len() == 2
@@ -337,7 +326,7 @@ fn a_crypto_provider_rustls_refuses_is_a_typed_client_error_not_a_panic() {
     collect::<SseErrored>(&mut app);
     let source = app
         .world_mut()
-        .spawn(EventSource::new(env("TEST_HTTP_URL")))
+        .spawn(EventSource::new(child::var("TEST_HTTP_URL")))
         .id();
     update_until_closed(&mut app, source);
     let errors = collected::<SseErrored>(&app);

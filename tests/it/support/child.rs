@@ -41,3 +41,16 @@ pub fn run(test: &str, env: &[(&str, Option<OsString>)]) {
     // Shown with `--nocapture`.
     println!("{stdout}");
 }
+
+/// A variable the parent set for the child process.
+pub fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for the child process"))
+}
+
+/// A path in the temporary directory, unique to this process and `name`, with nothing there
+/// (for a file the parent or the child writes, such as a roots file).
+pub fn scratch_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("bevy_eventsource-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
