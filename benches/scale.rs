@@ -12,6 +12,10 @@
 //!   tokio runtime and one shared transport, counting events.
 //! - hyper's HTTP/1.1 client connection alone, one per source on one current-thread runtime,
 //!   counting events by their blank lines: the floor under any client built on hyper.
+//! - reqwest's response alone, one request per source on one shared client (as the plugin
+//!   builds its default one), its body read with `Response::chunk`, events counted the same way:
+//!   the floor under any client built on reqwest, this plugin among them. With the game's frames
+//!   it is the least this plugin can cost.
 //!
 //! Each client waits until every source is open, then measures for the given seconds: RSS per
 //! source (resident memory now minus before the first source, over N), CPU (the threads' run
@@ -66,6 +70,7 @@ fn main() {
                 "bevy_eventsource" => game(sources, &args[3], seconds, h2),
                 "bevy_frames" => frames_alone(seconds),
                 "hyper" => hyper_floor(sources, &args[3], seconds),
+                "reqwest" => reqwest_floor(sources, &args[3], seconds),
                 _ => launchdarkly(sources, &args[3], seconds),
             };
             println!("{report}");
@@ -112,6 +117,7 @@ fn main() {
             "bevy_eventsource",
             "bevy_frames",
             "eventsource-client",
+            "reqwest",
             "hyper",
         ]
     };
@@ -129,6 +135,7 @@ fn main() {
     for (client, runs) in clients.iter().zip(&runs) {
         let name = match *client {
             "hyper" => "hyper's connection alone (the floor)",
+            "reqwest" => "reqwest's response alone (the floor under the plugin)",
             "bevy_frames" => "the same game's frames, no plugin, no sources",
             client => client,
         };
@@ -173,6 +180,19 @@ fn main() {
              own frames {}×",
             spread(&by_round(&game, &peer, |ours, peer| ours / peer), 2),
             spread(&by_round(&plugin, &peer, |ours, peer| ours / peer), 2),
+        );
+    }
+    if let (Some(peer), Some(reqwest)) = (cpu("eventsource-client"), cpu("reqwest")) {
+        let frames = cpu("bevy_frames").unwrap();
+        let floor = by_round(&reqwest, &frames, |reqwest, frames| reqwest + frames);
+        println!(
+            "The floor under the game (reqwest alone + the game's frames, no SSE parsing, no \
+             delivery) against eventsource-client, round by round: {}×; reqwest alone {}×",
+            spread(&by_round(&floor, &peer, |floor, peer| floor / peer), 2),
+            spread(
+                &by_round(&reqwest, &peer, |reqwest, peer| reqwest / peer),
+                2
+            ),
         );
     }
     let _ = server.kill();
@@ -600,6 +620,31 @@ async fn measure_once_open(
     let window = Window::begin(baseline_rss, sources, delivered.load(Ordering::Relaxed));
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     window.report(delivered.load(Ordering::Relaxed), seconds)
+}
+
+/// The floor under any client on reqwest, this plugin among them: one request per source on one
+/// shared client, built as the plugin builds its default one (with rustls), its response's body
+/// read chunk by chunk ([`reqwest::Response::chunk`]), events counted by their blank lines, on
+/// one current-thread runtime. No SSE parser, no game.
+fn reqwest_floor(sources: usize, url: &str, seconds: u64) -> Value {
+    on_tokio(sources, seconds, || {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        move |open: Arc<AtomicU64>, delivered: Arc<AtomicU64>| {
+            let request = client.get(url).header("accept", "text/event-stream").send();
+            async move {
+                let mut response = request.await.expect("response");
+                open.fetch_add(1, Ordering::Relaxed);
+                let mut after_newline = false;
+                while let Some(data) = response.chunk().await.expect("body") {
+                    let ended = hyper_alone::blank_lines(&data, &mut after_newline);
+                    delivered.fetch_add(ended, Ordering::Relaxed);
+                }
+            }
+        }
+    })
 }
 
 /// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper HTTP/1.1

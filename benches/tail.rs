@@ -3,14 +3,20 @@
 //! with `--launchdarkly`), each reading the same 1,000,000-event stream from a loopback server as
 //! fast as it can and counting every event: game ticks (named events with IDs and a JSON
 //! payload) and LLM tokens (OpenAI-style deltas, unnamed, no ID), each as one plain body and as
-//! one HTTP chunk per event. Prints peak RSS (GNU time's maximum resident set size) and events
-//! per second, each contender run in turn, five rounds.
+//! one HTTP chunk per event. A third process reads the stream with reqwest alone (this binary
+//! with `--reqwest`: one request, its body read with `Response::chunk` on a current-thread
+//! runtime, events counted by their blank lines, no SSE parser, no game): the floor under any
+//! client built on reqwest, `sse_tail` among them. Prints peak RSS (GNU time's maximum resident
+//! set size) and events per second, each contender run in turn, five rounds.
 //!
 //! Run: `cargo build --release --example sse_tail && cargo bench --bench tail`
 //! (needs `/usr/bin/time`, Debian's package `time`).
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/hyper_alone.rs"]
+#[allow(dead_code)] // only its event counting is used here
+mod hyper_alone;
 #[path = "support/peers.rs"]
 mod peers;
 #[path = "support/server.rs"]
@@ -29,10 +35,10 @@ const ROUNDS: usize = 5;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some("--launchdarkly") {
-        let url = args.next().expect("URL");
-        launchdarkly(&url);
-        return;
+    match args.next().as_deref() {
+        Some("--launchdarkly") => return launchdarkly(&args.next().expect("URL")),
+        Some("--reqwest") => return reqwest_alone(&args.next().expect("URL")),
+        _ => {}
     }
     let sse_tail =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/sse_tail");
@@ -66,8 +72,11 @@ fn main() {
 /// Runs both processes on `url` in turn, [`ROUNDS`] times, and prints their table.
 fn compare(sse_tail: &Path, this: &Path, url: &str) {
     let count = EVENTS.to_string();
-    let mut rows: [(&str, Vec<(f64, f64)>); 2] =
-        [("sse_tail --count", vec![]), ("eventsource-client", vec![])];
+    let mut rows: [(&str, Vec<(f64, f64)>); 3] = [
+        ("sse_tail --count", vec![]),
+        ("eventsource-client", vec![]),
+        ("reqwest alone (the floor under sse_tail)", vec![]),
+    ];
     for _ in 0..ROUNDS {
         rows[0].1.push(measure(Command::new(sse_tail).args([
             url,
@@ -78,6 +87,9 @@ fn compare(sse_tail: &Path, this: &Path, url: &str) {
         rows[1]
             .1
             .push(measure(Command::new(this).args(["--launchdarkly", url])));
+        rows[2]
+            .1
+            .push(measure(Command::new(this).args(["--reqwest", url])));
     }
     println!("| process | peak RSS (MB) | events/s (M) |");
     println!("|---|---|---|");
@@ -94,9 +106,11 @@ fn compare(sse_tail: &Path, this: &Path, url: &str) {
         );
     }
     println!(
-        "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×",
+        "\nsse_tail / eventsource-client: RSS {:.2}×, events/s {:.2}×; reqwest alone / \
+         eventsource-client: events/s {:.2}×",
         medians[0].0 / medians[1].0,
-        medians[1].1 / medians[0].1
+        medians[1].1 / medians[0].1,
+        medians[1].1 / medians[2].1
     );
 }
 
@@ -132,4 +146,30 @@ fn launchdarkly(url: &str) {
         .build()
         .expect("runtime");
     runtime.block_on(peers::launchdarkly(url, EVENTS));
+}
+
+/// Reads the stream at `url` with reqwest alone, as the plugin's default client is built, until
+/// [`EVENTS`] events (blank lines) came.
+fn reqwest_alone(url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("client");
+        let mut response = client
+            .get(url)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .expect("response");
+        let (mut events, mut after_newline) = (0, false);
+        while events < EVENTS {
+            let chunk = response.chunk().await.expect("body").expect("stream ended");
+            events += hyper_alone::blank_lines(&chunk, &mut after_newline);
+        }
+    });
 }

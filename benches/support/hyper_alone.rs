@@ -38,11 +38,17 @@ pub async fn count_events(mut body: Incoming, mut events: impl FnMut(u64)) {
         let Ok(data) = frame.expect("body").into_data() else {
             continue;
         };
-        let mut ended = 0;
-        for &byte in black_box(&data[..]) {
-            ended += u64::from(after_newline && byte == b'\n');
-            after_newline = byte == b'\n';
-        }
-        events(ended);
+        events(blank_lines(&data, &mut after_newline));
     }
+}
+
+/// How many blank lines (`\n\n`, events) `data` ends; `after_newline` carries whether the
+/// last byte before it was a line end.
+pub fn blank_lines(data: &[u8], after_newline: &mut bool) -> u64 {
+    let mut ended = 0;
+    for &byte in black_box(data) {
+        ended += u64::from(*after_newline && byte == b'\n');
+        *after_newline = byte == b'\n';
+    }
+    ended
 }
