@@ -2,11 +2,17 @@
 //! `u16` cut positions, then the stream. Invariants: no panic; the same items and errors
 //! whatever the cuts; `feed` and `feed_bytes` agree; the parser never holds more than its limits
 //! allow; without limit errors, the same items as the reference transcription of the standard.
+//! With the default limits, the plugin's batches too: the stream repeated 1 to 32 times (so
+//! that chunks reach the 4 KiB from which a batch lists its messages apart), cut at the cuts
+//! scaled alike, each chunk one batch, taken back in runs of at most 1, 3, 64 or any number of
+//! messages: the parser's items, in order (`fuzzing::batch_path`, which also checks each run
+//! against what `message_run` said of it).
 #![no_main]
 
 #[path = "../../tests/it/support/parsing.rs"]
 mod parsing;
 
+use bevy_eventsource::fuzzing::batch_path;
 use bevy_eventsource::parser::ParserLimits;
 use libfuzzer_sys::fuzz_target;
 
@@ -47,5 +53,13 @@ fuzz_target!(|input: &[u8]| {
     );
     if whole.errors.is_empty() {
         assert_eq!(whole.items, parsing::reference(stream));
+    }
+    if settings & 1 == 0 {
+        let times = usize::from((settings >> 1) & 31) + 1;
+        let repeated = stream.repeat(times);
+        let cuts: Vec<usize> = cuts.iter().map(|cut| cut * times).collect();
+        let max = [1, 3, 64, usize::MAX][usize::from(settings >> 6)];
+        let outcome = batch_path(&parsing::split_at(&repeated, &cuts), max);
+        assert_eq!(outcome.batched, outcome.parsed, "cuts {cuts:?}, max {max}");
     }
 });
