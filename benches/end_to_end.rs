@@ -25,8 +25,9 @@
 
 #[path = "support/corpus.rs"]
 mod corpus;
-#[path = "support/hyper_alone.rs"]
-mod hyper_alone;
+#[path = "support/floors.rs"]
+#[allow(dead_code)] // the reqwest floor's event counting is not used here
+mod floors;
 #[path = "support/peers.rs"]
 mod peers;
 #[path = "support/server.rs"]
@@ -109,12 +110,7 @@ async fn reqwest_eventsource(url: &str) {
 // ---- ingest ceilings: reqwest 0.13 + our parser, no ECS ---------------------------------------
 
 async fn ingest(client: reqwest::Client, url: String) {
-    let mut response = client
-        .get(url)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .expect("response");
+    let mut response = floors::open_reqwest(&client, &url).await;
     let mut parser = SseParser::new();
     let (mut messages, mut data_bytes) = (0, 0);
     while let Some(chunk) = response.chunk().await.expect("chunk") {
@@ -131,10 +127,10 @@ async fn ingest(client: reqwest::Client, url: String) {
     black_box(data_bytes);
 }
 
-/// hyper's connection alone: [`hyper_alone`]'s one connection, every event counted.
+/// hyper's connection alone: [`floors::open_hyper`]'s one connection, every event counted.
 async fn hyper_alone(url: String) {
     let mut events = 0;
-    hyper_alone::count_events(hyper_alone::open(&url).await, |ended| events += ended).await;
+    floors::count_hyper_events(floors::open_hyper(&url).await, |ended| events += ended).await;
     assert_eq!(events, EVENTS);
 }
 

@@ -34,8 +34,8 @@
 //! `eventsource-client`'s one shared hyper pool would carry every stream on one connection, and
 //! the server holds back every stream past the 100th.
 
-#[path = "support/hyper_alone.rs"]
-mod hyper_alone;
+#[path = "support/floors.rs"]
+mod floors;
 #[path = "../examples/support/loopback.rs"]
 #[allow(dead_code)] // only its request-head reader is used here
 mod loopback;
@@ -633,30 +633,29 @@ fn reqwest_floor(sources: usize, url: &str, seconds: u64) -> Value {
             .build()
             .expect("client");
         move |open: Arc<AtomicU64>, delivered: Arc<AtomicU64>| {
-            let request = client.get(url).header("accept", "text/event-stream").send();
+            let (client, url) = (client.clone(), url.to_owned());
             async move {
-                let mut response = request.await.expect("response");
+                let response = floors::open_reqwest(&client, &url).await;
                 open.fetch_add(1, Ordering::Relaxed);
-                let mut after_newline = false;
-                while let Some(data) = response.chunk().await.expect("body") {
-                    let ended = hyper_alone::blank_lines(&data, &mut after_newline);
+                floors::count_reqwest_events(response, |ended| {
                     delivered.fetch_add(ended, Ordering::Relaxed);
-                }
+                })
+                .await;
             }
         }
     })
 }
 
 /// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper HTTP/1.1
-/// client connection per source ([`hyper_alone`]) on one current-thread runtime, nothing else.
+/// client connection per source ([`floors::open_hyper`]) on one current-thread runtime, nothing else.
 fn hyper_floor(sources: usize, url: &str, seconds: u64) -> Value {
     on_tokio(sources, seconds, || {
         |open: Arc<AtomicU64>, delivered: Arc<AtomicU64>| {
             let url = url.to_owned();
             async move {
-                let body = hyper_alone::open(&url).await;
+                let body = floors::open_hyper(&url).await;
                 open.fetch_add(1, Ordering::Relaxed);
-                hyper_alone::count_events(body, |ended| {
+                floors::count_hyper_events(body, |ended| {
                     delivered.fetch_add(ended, Ordering::Relaxed);
                 })
                 .await;

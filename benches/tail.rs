@@ -14,9 +14,9 @@
 
 #[path = "support/corpus.rs"]
 mod corpus;
-#[path = "support/hyper_alone.rs"]
-#[allow(dead_code)] // only its event counting is used here
-mod hyper_alone;
+#[path = "support/floors.rs"]
+#[allow(dead_code)] // only reqwest's floor is used here
+mod floors;
 #[path = "support/peers.rs"]
 mod peers;
 #[path = "support/server.rs"]
@@ -148,8 +148,8 @@ fn launchdarkly(url: &str) {
     runtime.block_on(peers::launchdarkly(url, EVENTS));
 }
 
-/// Reads the stream at `url` with reqwest alone, as the plugin's default client is built, until
-/// [`EVENTS`] events (blank lines) came.
+/// Reads the stream at `url` to its end with reqwest alone, on a client built as the plugin
+/// builds its default one; it holds [`EVENTS`] events.
 fn reqwest_alone(url: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -160,16 +160,9 @@ fn reqwest_alone(url: &str) {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("client");
-        let mut response = client
-            .get(url)
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .expect("response");
-        let (mut events, mut after_newline) = (0, false);
-        while events < EVENTS {
-            let chunk = response.chunk().await.expect("body").expect("stream ended");
-            events += hyper_alone::blank_lines(&chunk, &mut after_newline);
-        }
+        let mut events = 0;
+        let response = floors::open_reqwest(&client, url).await;
+        floors::count_reqwest_events(response, |ended| events += ended).await;
+        assert_eq!(events, EVENTS);
     });
 }

@@ -1,6 +1,10 @@
-//! hyper's HTTP/1.1 client connection alone, under every client built on it (reqwest,
-//! `eventsource-client`, this plugin): one connection, its body read frame by frame, events
-//! counted by their blank lines. No SSE parser, no pool, no reconnection.
+//! The floors under the clients the benches compare: a stream read with nothing on top, events
+//! counted by their blank lines. No SSE parser, no reconnection, no game.
+//!
+//! - hyper's HTTP/1.1 client connection alone, under every client built on it (reqwest,
+//!   `eventsource-client`, this plugin): one connection, its body read frame by frame, no pool.
+//! - reqwest's response alone, under every client built on reqwest (this plugin): the body read
+//!   with `Response::chunk`.
 
 use std::hint::black_box;
 use std::pin::Pin;
@@ -8,7 +12,7 @@ use std::pin::Pin;
 use hyper::body::{Body, Incoming};
 
 /// Opens a connection to `url` and asks for its event stream: the response's body.
-pub async fn open(url: &str) -> Incoming {
+pub async fn open_hyper(url: &str) -> Incoming {
     let uri: hyper::Uri = url.parse().expect("url");
     let address = uri.authority().expect("authority").to_string();
     let stream = tokio::net::TcpStream::connect(&address)
@@ -32,13 +36,31 @@ pub async fn open(url: &str) -> Incoming {
 }
 
 /// Reads `body` to its end, handing `events` how many events (blank lines) each frame ended.
-pub async fn count_events(mut body: Incoming, mut events: impl FnMut(u64)) {
+pub async fn count_hyper_events(mut body: Incoming, mut events: impl FnMut(u64)) {
     let mut after_newline = false;
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         let Ok(data) = frame.expect("body").into_data() else {
             continue;
         };
         events(blank_lines(&data, &mut after_newline));
+    }
+}
+
+/// Asks `client` for the event stream at `url`: its response, once its head came.
+pub async fn open_reqwest(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("response")
+}
+
+/// Reads `response`'s body to its end, handing `events` how many events each chunk ended.
+pub async fn count_reqwest_events(mut response: reqwest::Response, mut events: impl FnMut(u64)) {
+    let mut after_newline = false;
+    while let Some(chunk) = response.chunk().await.expect("body") {
+        events(blank_lines(&chunk, &mut after_newline));
     }
 }
 
