@@ -646,8 +646,9 @@ fn reqwest_floor(sources: usize, url: &str, seconds: u64) -> Value {
     })
 }
 
-/// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper HTTP/1.1
-/// client connection per source ([`floors::open_hyper`]) on one current-thread runtime, nothing else.
+/// The floor under any client on hyper, reqwest and `eventsource-client` alike: one hyper
+/// HTTP/1.1 client connection per source ([`floors::open_hyper`]) on one current-thread runtime,
+/// nothing else.
 fn hyper_floor(sources: usize, url: &str, seconds: u64) -> Value {
     on_tokio(sources, seconds, || {
         |open: Arc<AtomicU64>, delivered: Arc<AtomicU64>| {
