@@ -628,10 +628,7 @@ async fn measure_once_open(
 /// one current-thread runtime. No SSE parser, no game.
 fn reqwest_floor(sources: usize, url: &str, seconds: u64) -> Value {
     on_tokio(sources, seconds, || {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
+        let client = floors::reqwest_client();
         move |open: Arc<AtomicU64>, delivered: Arc<AtomicU64>| {
             let (client, url) = (client.clone(), url.to_owned());
             async move {

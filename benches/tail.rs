@@ -158,10 +158,7 @@ fn reqwest_alone(url: &str) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()
-            .expect("client");
+        let client = floors::reqwest_client();
         let mut events = 0;
         let response = floors::open_reqwest(&client, url).await;
         floors::count_reqwest_events(response, |ended| events += ended).await;

@@ -123,8 +123,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The frame loop (`budget`: the plugin's byte budget): a frame at most every millisecond, sooner while the stream is fast. After
-/// each frame it waits as long as the stream, at the rate the last frame took it in, needs to
+/// The frame loop (`budget`: the plugin's byte budget): a frame at most every millisecond,
+/// sooner while the stream is fast. After each frame it waits as long as the stream, at the rate the last frame took it in, needs to
 /// fill a quarter of the byte budget, counted as the budget counts it (the body bytes and each
 /// event's report, about the size of its message), and never more than a millisecond. A fast
 /// stream is then taken in before the budget fills and the IO thread has to wait for the game;

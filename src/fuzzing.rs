@@ -7,8 +7,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::connection::{check, receive};
 use crate::error::{SourceUrl, SseError};
-use crate::parser::{Parsed, ParserLimits, SseParser};
-use crate::transport::{BatchReports, NextMessages, Report, ReportSender, Reports, StreamParser};
+use crate::parser::ParserLimits;
+use crate::transport::{ReportSender, Reports, StreamParser, compare};
 
 /// What the response path made of one response.
 #[derive(Debug)]
@@ -89,82 +89,25 @@ pub struct BatchOutcome {
 
 /// Parses each of `chunks` into one batch as the IO task does (a chunk of 4 KiB or more lists
 /// its messages apart from the other reports), then takes every batch back as the receive step
-/// does: runs of at most `max` messages (at least 1), each run measured first with
-/// `message_run`, the other reports one by one. Panics where a batch hands out more messages than
+/// does, in runs of at most `max` messages. Panics where a batch hands out more messages than
 /// asked, or a run is not what `message_run` said (its length, its last event ID), or the upper
-/// bound is below what is left.
+/// bound is below what is left (see `transport::compare::take_in_runs`).
 pub fn batch_path(chunks: &[&[u8]], max: usize) -> BatchOutcome {
-    let max = max.max(1);
     let chunks: Vec<bytes::Bytes> = chunks
         .iter()
         .map(|chunk| bytes::Bytes::copy_from_slice(chunk))
         .collect();
-    let mut parser = SseParser::new();
-    let mut parsed = Vec::new();
-    for chunk in &chunks {
-        let _ = parser.feed_bytes(chunk, |item| {
-            parsed.push(match item {
-                Parsed::Message(event) => format!("{event:?}"),
-                Parsed::Comment(text) => format!("comment {text}"),
-                Parsed::Retry(retry) => format!("retry {retry:?}"),
-                Parsed::LastEventId(id) => format!("id {id}"),
-            });
-        });
-    }
-    let url = SourceUrl::new("http://fuzz.test/");
-    let mut stream = StreamParser::with_parts(
-        ParserLimits::default(),
-        "",
-        url,
-        None,
-        crate::typed::Decoders::default(),
-    );
+    let parsed = compare::parsed(&chunks, |item| Some(compare::parsed_text(item)));
+    let mut stream = compare::stream_parser();
     let mut batched = Vec::new();
     for chunk in &chunks {
         let mut reports = Reports::new();
         stream.feed(chunk, &mut reports);
-        let mut batch = BatchReports::new(reports);
-        loop {
-            let left = batch.upper_bound();
-            let (run, last) = batch.message_run(max);
-            let last = last.to_owned();
-            let mut taken = Vec::new();
-            while taken.len() < run {
-                match batch.next_messages(run - taken.len()) {
-                    Some(NextMessages::Listed(events)) => {
-                        let before = taken.len();
-                        taken.extend(events);
-                        assert!(taken.len() > before, "an empty run of listed messages");
-                    }
-                    Some(NextMessages::One(event)) => taken.push(event),
-                    None => panic!("message_run said {run} messages, {} came", taken.len()),
-                }
-            }
-            assert!(
-                taken.len() == run,
-                "asked for {run} messages, got {}",
-                taken.len()
-            );
-            if let Some(event) = taken.last() {
-                assert_eq!(event.last_event_id(), last, "the run's last event ID");
-            }
-            batched.extend(taken.iter().map(|event| format!("{event:?}")));
-            if run > 0 {
-                assert!(left >= run, "upper bound {left} below a run of {run}");
-                continue;
-            }
-            let Some(report) = batch.next() else {
-                break;
-            };
-            batched.push(match report {
-                Report::Message(event) => format!("{event:?}"),
-                Report::Comment(text) => format!("comment {text}"),
-                Report::Retry(retry) => format!("retry {retry:?}"),
-                Report::LastEventId(id) => format!("id {id}"),
-                other => format!("{other:?}"),
-            });
-        }
-        assert!(batch.is_empty(), "a batch with reports left");
+        batched.extend(
+            compare::take_in_runs(reports, max)
+                .into_iter()
+                .map(compare::report_text),
+        );
     }
     BatchOutcome { batched, parsed }
 }

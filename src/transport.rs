@@ -549,35 +549,114 @@ fn decode(
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// For the tests and the fuzz targets: the parser's items and a batch's reports as text to
+/// compare, and a batch taken back as the receive step takes it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod compare {
     use bytes::Bytes;
 
     use super::*;
 
     /// What the public parser hands a closure for `chunks`, as `keep` keeps it.
-    fn parsed<T>(chunks: &[Bytes], mut keep: impl FnMut(Parsed<'_>) -> Option<T>) -> Vec<T> {
+    pub(crate) fn parsed<T>(
+        chunks: &[Bytes],
+        mut keep: impl FnMut(Parsed<'_>) -> Option<T>,
+    ) -> Vec<T> {
         let mut kept = Vec::new();
         let mut parser = SseParser::new();
         for chunk in chunks {
             parser
                 .feed_bytes(chunk, |item| kept.extend(keep(item)))
-                .unwrap();
+                .expect("within the default limits");
         }
         kept
     }
+
+    /// The plugin's parser of a source with default settings.
+    pub(crate) fn stream_parser() -> StreamParser {
+        let url = SourceUrl::new("http://reports.test/");
+        StreamParser::with_parts(Default::default(), "", url, None, Default::default())
+    }
+
+    pub(crate) fn parsed_text(item: Parsed<'_>) -> String {
+        match item {
+            Parsed::Message(event) => format!("{event:?}"),
+            Parsed::Comment(text) => format!("comment {text}"),
+            Parsed::Retry(retry) => format!("retry {retry:?}"),
+            Parsed::LastEventId(id) => format!("id {id}"),
+        }
+    }
+
+    /// A report as [`parsed_text`] writes the parser's item it came from.
+    pub(crate) fn report_text(report: Report) -> String {
+        match report {
+            Report::Message(event) => format!("{event:?}"),
+            Report::Comment(text) => format!("comment {text}"),
+            Report::Retry(retry) => format!("retry {retry:?}"),
+            Report::LastEventId(id) => format!("id {id}"),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Takes `reports` back as the receive step does: runs of at most `max` messages (at least
+    /// 1), each measured first with [`BatchReports::message_run`], the other reports one by one;
+    /// every message as a [`Report::Message`]. Panics where a batch hands out more messages than
+    /// asked or an empty run, a run is not what `message_run` said (its length, its last event
+    /// ID), the upper bound is below a run, or a report is left.
+    pub(crate) fn take_in_runs(reports: Reports, max: usize) -> Vec<Report> {
+        let max = max.max(1);
+        let mut batch = BatchReports::new(reports);
+        let mut taken = Vec::new();
+        loop {
+            let left = batch.upper_bound();
+            let (run, last) = batch.message_run(max);
+            let last = last.to_owned();
+            let before = taken.len();
+            while taken.len() - before < run {
+                let asked = run - (taken.len() - before);
+                let had = taken.len();
+                match batch.next_messages(asked) {
+                    Some(NextMessages::Listed(events)) => {
+                        taken.extend(events.map(Report::Message));
+                    }
+                    Some(NextMessages::One(event)) => taken.push(Report::Message(event)),
+                    None => panic!("message_run said {run} messages, {} came", had - before),
+                }
+                assert!(
+                    (1..=asked).contains(&(taken.len() - had)),
+                    "asked for {asked} messages, got {}",
+                    taken.len() - had
+                );
+            }
+            if run > 0 {
+                assert!(left >= run, "upper bound {left} below a run of {run}");
+                if let Some(Report::Message(event)) = taken.last() {
+                    assert_eq!(event.last_event_id(), last, "the run's last event ID");
+                }
+                continue;
+            }
+            match batch.next() {
+                Some(report) => taken.push(report),
+                None => break,
+            }
+        }
+        assert!(batch.is_empty(), "a batch with reports left");
+        taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::compare::{parsed, parsed_text, report_text, stream_parser, take_in_runs};
+    use super::*;
 
     fn events(item: Parsed<'_>) -> Option<MessageEvent> {
         match item {
             Parsed::Message(event) => Some(event),
             _ => None,
         }
-    }
-
-    /// The plugin's parser of a source with default settings.
-    fn stream_parser() -> StreamParser {
-        let url = SourceUrl::new("http://reports.test/");
-        StreamParser::with_parts(Default::default(), "", url, None, Default::default())
     }
 
     /// A large chunk's messages go to the batch's list of events, a report counting each run
@@ -670,12 +749,14 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
-        /// Whatever the stream and its chunking, a batch's reports, listed messages taken
-        /// back as reports, are the items the parser hands a closure, in order.
+        /// Whatever the stream and its chunking, a batch's reports, taken back as the receive
+        /// step takes them (runs of at most `max` messages), are the items the parser hands a
+        /// closure, in order.
         #[test]
         fn reports_with_listed_messages_are_the_parsers_items_in_any_chunking(
             tokens in proptest::collection::vec(proptest::sample::select(PIECES), 0..1500),
             cuts in proptest::collection::vec(0usize..20_000, 0..4),
+            max in proptest::sample::select(vec![1usize, 3, 64, usize::MAX]),
         ) {
             let stream = tokens.concat();
             let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut.min(stream.len())).collect();
@@ -690,24 +771,13 @@ mod tests {
                     chunk
                 })
                 .collect();
-            let expected = parsed(&chunks, |item| Some(match item {
-                Parsed::Message(event) => format!("{event:?}"),
-                Parsed::Comment(text) => format!("comment {text}"),
-                Parsed::Retry(retry) => format!("retry {retry:?}"),
-                Parsed::LastEventId(id) => format!("id {id}"),
-            }));
+            let expected = parsed(&chunks, |item| Some(parsed_text(item)));
             let mut parser = stream_parser();
             let mut reported = Vec::new();
             for chunk in &chunks {
                 let mut reports = Reports::new();
                 proptest::prop_assert!(parser.feed(chunk, &mut reports));
-                reported.extend(reports.into_vec().into_iter().map(|report| match report {
-                    Report::Message(event) => format!("{event:?}"),
-                    Report::Comment(text) => format!("comment {text}"),
-                    Report::Retry(retry) => format!("retry {retry:?}"),
-                    Report::LastEventId(id) => format!("id {id}"),
-                    other => format!("{other:?}"),
-                }));
+                reported.extend(take_in_runs(reports, max).into_iter().map(report_text));
             }
             proptest::prop_assert_eq!(reported, expected);
         }

@@ -46,6 +46,15 @@ pub async fn count_hyper_events(mut body: Incoming, mut events: impl FnMut(u64))
     }
 }
 
+/// A reqwest client built as the plugin builds its default one, over plain HTTP (the rustls
+/// configuration it also sets only matters for `https`).
+pub fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
 /// Asks `client` for the event stream at `url`: its response, once its head came.
 pub async fn open_reqwest(client: &reqwest::Client, url: &str) -> reqwest::Response {
     client
