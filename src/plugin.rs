@@ -47,8 +47,9 @@ pub struct SsePlugin {
     /// default) delivers everything that was queued when the frame's receive step began.
     pub max_messages_per_frame: Option<NonZeroUsize>,
     /// The receive step stops delivering once it has run this long, leaving the rest for the
-    /// next frames (it may overrun by the one report in hand, observers included). Sources take
-    /// turns, so a busy source does not hold back the others. `None` (the default): no limit.
+    /// next frames (it may overrun by the one report in hand, observers included). What is
+    /// left takes turns, source by source, so a busy source does not hold back the others.
+    /// `None` (the default): no limit.
     pub max_receive_time_per_frame: Option<Duration>,
     /// Line and event size limits for every source.
     pub parser_limits: ParserLimits,

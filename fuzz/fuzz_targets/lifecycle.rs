@@ -2,7 +2,8 @@
 //! (opened, bytes, ended with each kind of error) and game actions (close, open, reconnect,
 //! set a header, despawn and respawn, add and remove named handlers and observers that
 //! themselves close, reopen, reconnect, despawn or veto, a paused clock, time passing)
-//! over three sources on the in-memory transport.
+//! over three sources on the in-memory transport, with a budget of 5 messages a frame (so that
+//! frames leave work for the next as well as apply batches as they come).
 //!
 //! Invariants: no panic; `ReadyState` changes only along `ReadyState::can_change_to`, every
 //! change is announced once (each announcement starts from the state the previous one ended in,
@@ -166,6 +167,9 @@ fuzz_target!(|input: &[u8]| {
         bevy::time::TimePlugin,
         SsePlugin {
             max_batches_per_frame: 4,
+            // Frames that leave work for the next (whose sources then go first) as well as
+            // frames that apply batches as they come.
+            max_messages_per_frame: std::num::NonZeroUsize::new(5),
             parser_limits: ParserLimits::default().with_max_event_len(24),
             ..SsePlugin::default()
         },

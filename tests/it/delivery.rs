@@ -254,7 +254,8 @@ fn held_and_direct_runs_keep_their_order_and_last_event_ids() {
     to_b.open();
     app.update();
 
-    // A's turn: 3 messages held, then a run of 40; then B's 60, of which the budget leaves 57.
+    // In the order the batches came: A's 3 messages held, B's run of 60, then A's run of 40,
+    // of which the budget leaves 37.
     to_a.send(events("a", 0..3));
     to_b.send(events("b", 0..60));
     to_a.send(events("a", 3..43));
@@ -266,21 +267,22 @@ fn held_and_direct_runs_keep_their_order_and_last_event_ids() {
             .collect()
     };
     let last_id = |app: &App, source| app.world().get::<LastEventId>(source).unwrap().0.clone();
-    let expected: Vec<String> = (0..43)
+    let expected: Vec<String> = (0..3)
         .map(|i| format!("a{i}"))
-        .chain((0..57).map(|i| format!("b{i}")))
+        .chain((0..60).map(|i| format!("b{i}")))
+        .chain((3..40).map(|i| format!("a{i}")))
         .collect();
     assert_eq!(data(&app), expected, "reordered");
-    assert_eq!(last_id(&app, a), "a42");
+    assert_eq!(last_id(&app, b), "b59");
     assert_eq!(
-        last_id(&app, b),
-        "b56",
+        last_id(&app, a),
+        "a39",
         "the last event ID ran ahead of the messages"
     );
 
     app.update();
-    assert_eq!(data(&app)[100..], ["b57", "b58", "b59"]);
-    assert_eq!(last_id(&app, b), "b59");
+    assert_eq!(data(&app)[100..], ["a40", "a41", "a42"]);
+    assert_eq!(last_id(&app, a), "a42");
 }
 
 /// A large chunk's messages cross to the game in a list of their own, beside the batch's

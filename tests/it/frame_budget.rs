@@ -98,6 +98,49 @@ fn the_message_budget_is_per_frame_and_loses_nothing() {
     assert_eq!(data(&app).len(), 10);
 }
 
+/// Batches are applied in the order they came while nothing waits; once the budget leaves a
+/// source's batch unfinished, that source goes first the next frame, and what comes meanwhile
+/// queues behind it: its own new batch in its turn, a new source after it.
+#[test]
+fn what_a_frame_left_goes_first_the_next_frame() {
+    let (mut app, network) = memory_app_with(SsePlugin {
+        max_messages_per_frame: NonZeroUsize::new(10),
+        ..SsePlugin::default()
+    });
+    let a = app.world_mut().spawn(EventSource::new(URL)).id();
+    let b = app.world_mut().spawn(EventSource::new(URL)).id();
+    app.update();
+    let (to_a, to_b) = (
+        network.last_attempt(a).unwrap(),
+        network.last_attempt(b).unwrap(),
+    );
+    to_a.open();
+    to_b.open();
+    app.update();
+    let events = |source: &str, ids: std::ops::Range<u32>| -> String {
+        ids.map(|i| format!("data: {source}{i}\n\n")).collect()
+    };
+    let names = |source: &str, ids: std::ops::Range<u32>| -> Vec<String> {
+        ids.map(|i| format!("{source}{i}")).collect()
+    };
+
+    to_b.send(events("b", 0..2));
+    to_a.send(events("a", 0..15));
+    app.update();
+    assert_eq!(data(&app), [names("b", 0..2), names("a", 0..8)].concat());
+
+    // A's 7 left over; then B's batch came before A's next one.
+    to_b.send(events("b", 2..5));
+    to_a.send(events("a", 15..17));
+    app.update();
+    assert_eq!(
+        data(&app)[10..],
+        [names("a", 8..17), names("b", 2..3)].concat()
+    );
+    app.update();
+    assert_eq!(data(&app)[20..], names("b", 3..5));
+}
+
 #[derive(Resource, Default)]
 struct Arrived(Vec<(Entity, u32)>);
 
