@@ -98,6 +98,49 @@ fn the_message_budget_is_per_frame_and_loses_nothing() {
     assert_eq!(data(&app).len(), 10);
 }
 
+/// `max_batches_per_frame` counts every batch a frame takes in, those applied as they are
+/// taken too: a burst of one event from each of ten sources is spread over three frames at
+/// four batches a frame, in the order the events came.
+#[test]
+fn a_burst_from_many_sources_is_spread_over_frames_by_the_batch_limit() {
+    const SOURCES: usize = 10;
+    let (mut app, network) = memory_app_with(SsePlugin {
+        max_batches_per_frame: 4,
+        ..SsePlugin::default()
+    });
+    let sources: Vec<Entity> = (0..SOURCES)
+        .map(|_| app.world_mut().spawn(EventSource::new(URL)).id())
+        .collect();
+    app.update();
+    let attempts: Vec<MemoryAttempt> = sources
+        .iter()
+        .map(|&source| network.last_attempt(source).unwrap())
+        .collect();
+    for attempt in &attempts {
+        attempt.open();
+    }
+    // Ten openings are ten batches too: three frames.
+    for _ in 0..3 {
+        app.update();
+    }
+    assert!(
+        sources
+            .iter()
+            .all(|&source| *app.world().get::<ReadyState>(source).unwrap() == ReadyState::Open)
+    );
+    for (k, attempt) in attempts.iter().enumerate() {
+        attempt.send(format!("data: {k}\n\n"));
+    }
+    let mut per_frame = Vec::new();
+    for _ in 0..4 {
+        app.update();
+        per_frame.push(app.world().resource::<SseStats>().frame_messages);
+    }
+    assert_eq!(per_frame, [4, 4, 2, 0]);
+    let expected: Vec<String> = (0..SOURCES).map(|k| k.to_string()).collect();
+    assert_eq!(data(&app), expected);
+}
+
 /// Batches are applied in the order they came while nothing waits; once the budget leaves a
 /// source's batch unfinished, that source goes first the next frame, and what comes meanwhile
 /// queues behind it: its own new batch in its turn, a new source after it.
