@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bevy::ecs::event::EventKey;
 use bevy::prelude::*;
 
 /// The source's epoch. A fresh value marks every transition; no two are ever equal, across
@@ -122,9 +123,13 @@ impl Token {
 
 /// Whether an observer of `E` watches this source (globally or on the entity).
 pub(crate) fn has_observers<E: Event>(world: &World, entity: Entity) -> bool {
-    let Some(key) = world.event_key::<E>() else {
-        return false;
-    };
+    world
+        .event_key::<E>()
+        .is_some_and(|key| has_observers_of(world, key, entity))
+}
+
+/// Whether an observer of the event `key` watches this source (globally or on the entity).
+pub(crate) fn has_observers_of(world: &World, key: EventKey, entity: Entity) -> bool {
     world
         .observers()
         .try_get_observers(key)
