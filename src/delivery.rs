@@ -61,11 +61,8 @@ pub(crate) struct Inbox {
     turns: VecDeque<(Entity, usize)>,
     /// Batches held, at most `max_batches_per_frame`: what a frame takes in.
     held: usize,
-    /// Reused for the messages (and decoded values) written in one go.
-    scratch: Unobserved,
-    /// What the last source served delivered, not yet added to its counters.
-    tally: Tally,
-    ids: Ids,
+    /// What every batch the step applies shares.
+    step: Step,
 }
 
 impl FromWorld for Inbox {
@@ -76,14 +73,25 @@ impl FromWorld for Inbox {
             free: default(),
             turns: default(),
             held: 0,
-            scratch: default(),
-            tally: default(),
-            ids: Ids {
-                message: world.register_event_key::<SseMessage>(),
-                handlers: world.register_component::<SseHandlers>(),
+            step: Step {
+                scratch: default(),
+                tally: default(),
+                ids: Ids {
+                    message: world.register_event_key::<SseMessage>(),
+                    handlers: world.register_component::<SseHandlers>(),
+                },
             },
         }
     }
+}
+
+/// What every batch a step applies shares.
+struct Step {
+    /// Reused for the messages (and decoded values) written in one go.
+    scratch: Unobserved,
+    /// What the last source served delivered, not yet added to its counters.
+    tally: Tally,
+    ids: Ids,
 }
 
 /// Ids the step asks about for every batch, looked up once: `World::event_key` and
@@ -203,7 +211,6 @@ impl Inbox {
             return 0;
         }
         let mut pending = Pending::new(batch);
-        let (messages, bytes) = (budget.messages, budget.bytes);
         let mut quantum = QUANTUM;
         let finished = serve_batch(
             world,
@@ -211,14 +218,7 @@ impl Inbox {
             &mut pending,
             &mut quantum,
             budget,
-            &mut self.scratch,
-            self.ids,
-        );
-        self.tally.add(
-            world,
-            entity,
-            (messages - budget.messages) as u64,
-            budget.bytes - bytes,
+            &mut self.step,
         );
         if finished {
             pending.credit.release_quietly();
@@ -295,15 +295,7 @@ pub(crate) fn receive(world: &mut World) {
             };
             let inbox = &mut *inbox;
             let queue = &mut inbox.queues[slot];
-            let done = serve(
-                world,
-                entity,
-                queue,
-                &mut budget,
-                &mut inbox.scratch,
-                &mut inbox.tally,
-                inbox.ids,
-            );
+            let done = serve(world, entity, queue, &mut budget, &mut inbox.step);
             inbox.held -= done;
             if queue.is_empty() {
                 inbox.slots.remove(&entity);
@@ -313,8 +305,8 @@ pub(crate) fn receive(world: &mut World) {
             }
         }
         // Messages of many sources go to the game in one write.
-        inbox.scratch.flush(world);
-        inbox.tally.flush(world);
+        inbox.step.scratch.flush(world);
+        inbox.step.tally.flush(world);
         // The room the applied batches gave back: one wake-up, which the IO tasks pass on.
         world.resource::<SseRuntime>().budget.wake_one();
         before - budget.messages
@@ -328,19 +320,19 @@ pub(crate) fn receive(world: &mut World) {
     stats.frame_backlog = backlog;
 }
 
-/// Takes in what was queued when the step began (the batches the lifecycle reported itself
-/// first), while the frame has taken in fewer batches than `max_batches_per_frame`. Batches are
+/// Takes in the batches the lifecycle reported itself, then what was queued when the step began
+/// while the frame has taken in fewer batches than `max_batches_per_frame`. Batches are
 /// applied as they are taken, in the order they came, unless a source's turn is left over from
 /// the last frame (then every batch queues behind the turns, and sources take turns in order);
 /// a source's batches stay in order either way.
 fn take_in(world: &mut World, inbox: &mut Inbox, max_batches: usize, budget: &mut Budget) {
     let direct = inbox.turns.is_empty();
+    let mut finished = 0;
     for batch in mem::take(&mut world.resource_mut::<SseRuntime>().unsent) {
-        inbox.take(world, batch, budget, direct);
+        finished += inbox.take(world, batch, budget, direct);
     }
     // A handle of its own, so that batches are applied (with the world) while it is read.
     let rx = world.resource::<SseRuntime>().rx.clone();
-    let mut finished = 0;
     for _ in 0..rx.len() {
         if inbox.held + finished >= max_batches {
             break;
@@ -359,15 +351,12 @@ fn serve(
     entity: Entity,
     queue: &mut Queue,
     budget: &mut Budget,
-    scratch: &mut Unobserved,
-    tally: &mut Tally,
-    ids: Ids,
+    step: &mut Step,
 ) -> usize {
     let mut quantum = QUANTUM;
     let mut done = 0;
-    let (messages, bytes) = (budget.messages, budget.bytes);
     while let Some(pending) = queue.front_mut() {
-        if !serve_batch(world, entity, pending, &mut quantum, budget, scratch, ids) {
+        if !serve_batch(world, entity, pending, &mut quantum, budget, step) {
             // The turn or the frame's budget ran out: the rest waits.
             break;
         }
@@ -379,42 +368,38 @@ fn serve(
             break;
         }
     }
-    tally.add(
-        world,
-        entity,
-        (messages - budget.messages) as u64,
-        budget.bytes - bytes,
-    );
     done
 }
 
-/// Applies what `quantum` and the budget allow of one batch. Returns whether the batch is done
-/// with: applied whole, or from an attempt that was closed, replaced or despawned meanwhile. Its
-/// room then goes back to the byte budget (the caller releases its credit; the step wakes a
-/// waiting IO task once, at its end).
+/// Applies what `quantum` and the budget allow of one batch, and counts what it delivered.
+/// Returns whether the batch is done with: applied whole, or from an attempt that was closed,
+/// replaced or despawned meanwhile. Its room then goes back to the byte budget (the caller
+/// releases its credit; the step wakes a waiting IO task once, at its end).
 fn serve_batch(
     world: &mut World,
     entity: Entity,
     pending: &mut Pending,
     quantum: &mut usize,
     budget: &mut Budget,
-    scratch: &mut Unobserved,
-    ids: Ids,
+    step: &mut Step,
 ) -> bool {
     let token = Token::of_attempt(entity, pending.attempt);
     if !token.holds(world) {
         return true;
     }
-    budget.bytes += mem::take(&mut pending.received);
+    let (messages, received) = (budget.messages, mem::take(&mut pending.received));
+    budget.bytes += received;
     let _ = apply_reports(
         world,
         token,
         &mut pending.reports,
         quantum,
         budget,
-        scratch,
-        ids,
+        &mut step.scratch,
+        step.ids,
     );
+    let delivered = (messages - budget.messages) as u64;
+    step.tally.add(world, entity, delivered, received);
     pending.reports.is_empty() || !token.holds(world)
 }
 
@@ -616,17 +601,13 @@ impl Unobserved {
 /// Whether nothing but `Update` systems see the source's messages: no named handler and no
 /// observer of [`SseMessage`], global or on the source.
 fn messages_unobserved(world: &World, entity: Entity, ids: Ids) -> bool {
-    let may_have_handlers = world
-        .entities()
-        .get_spawned(entity)
-        .ok()
-        .and_then(|location| world.archetypes().get(location.archetype_id))
-        .is_some_and(|archetype| archetype.contains(ids.handlers));
-    (!may_have_handlers
-        || world
-            .get::<SseHandlers>(entity)
-            .is_none_or(|handlers| handlers.0.is_empty()))
-        && !has_observers_of(world, ids.message, entity)
+    let no_handlers = world.get_entity(entity).ok().is_none_or(|source| {
+        !source.contains_id(ids.handlers)
+            || source
+                .get::<SseHandlers>()
+                .is_none_or(|handlers| handlers.0.is_empty())
+    });
+    no_handlers && !has_observers_of(world, ids.message, entity)
 }
 
 fn apply(world: &mut World, token: Token, report: Report) -> Flow {
@@ -746,7 +727,13 @@ mod tests {
         assert_eq!(*read, expected);
         let last = (count - 1).to_string();
         assert_eq!(app.world().get::<LastEventId>(source).unwrap().0, last);
-        let held = app.world().resource::<Inbox>().scratch.messages.capacity();
+        let held = app
+            .world()
+            .resource::<Inbox>()
+            .step
+            .scratch
+            .messages
+            .capacity();
         assert!(held <= WRITE_EVERY, "held room for {held} messages");
     }
 }

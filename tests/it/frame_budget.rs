@@ -9,7 +9,7 @@ use crate::support::app::*;
 
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use bevy_eventsource::transport::MemoryAttempt;
+use bevy_eventsource::transport::{MemoryAttempt, MemoryTransport};
 
 const URL: &str = "http://game.test/feed";
 
@@ -108,27 +108,8 @@ fn a_burst_from_many_sources_is_spread_over_frames_by_the_batch_limit() {
         max_batches_per_frame: 4,
         ..SsePlugin::default()
     });
-    let sources: Vec<Entity> = (0..SOURCES)
-        .map(|_| app.world_mut().spawn(EventSource::new(URL)).id())
-        .collect();
-    app.update();
-    let attempts: Vec<MemoryAttempt> = sources
-        .iter()
-        .map(|&source| network.last_attempt(source).unwrap())
-        .collect();
-    for attempt in &attempts {
-        attempt.open();
-    }
-    // Ten openings are ten batches too: three frames.
-    for _ in 0..3 {
-        app.update();
-    }
-    assert!(
-        sources
-            .iter()
-            .all(|&source| *app.world().get::<ReadyState>(source).unwrap() == ReadyState::Open)
-    );
-    for (k, attempt) in attempts.iter().enumerate() {
+    let sources = open_sources(&mut app, &network, SOURCES);
+    for (k, (_, attempt)) in sources.iter().enumerate() {
         attempt.send(format!("data: {k}\n\n"));
     }
     let mut per_frame = Vec::new();
@@ -150,16 +131,8 @@ fn what_a_frame_left_goes_first_the_next_frame() {
         max_messages_per_frame: NonZeroUsize::new(10),
         ..SsePlugin::default()
     });
-    let a = app.world_mut().spawn(EventSource::new(URL)).id();
-    let b = app.world_mut().spawn(EventSource::new(URL)).id();
-    app.update();
-    let (to_a, to_b) = (
-        network.last_attempt(a).unwrap(),
-        network.last_attempt(b).unwrap(),
-    );
-    to_a.open();
-    to_b.open();
-    app.update();
+    let sources = open_sources(&mut app, &network, 2);
+    let (to_a, to_b) = (&sources[0].1, &sources[1].1);
     let events = |source: &str, ids: std::ops::Range<u32>| -> String {
         ids.map(|i| format!("data: {source}{i}\n\n")).collect()
     };
@@ -182,6 +155,31 @@ fn what_a_frame_left_goes_first_the_next_frame() {
     );
     app.update();
     assert_eq!(data(&app)[20..], names("b", 3..5));
+}
+
+/// Spawns `count` sources and opens each one's attempt; returns them, with their attempts, once
+/// every one is `Open` (each opening is a batch, which the frame's batch limit may spread).
+fn open_sources(
+    app: &mut App,
+    network: &MemoryTransport,
+    count: usize,
+) -> Vec<(Entity, MemoryAttempt)> {
+    let sources: Vec<Entity> = (0..count)
+        .map(|_| app.world_mut().spawn(EventSource::new(URL)).id())
+        .collect();
+    app.update();
+    for &source in &sources {
+        network.last_attempt(source).unwrap().open();
+    }
+    update_until(app, "every source open", |app| {
+        sources
+            .iter()
+            .all(|&source| state(app, source) == ReadyState::Open)
+    });
+    sources
+        .into_iter()
+        .map(|source| (source, network.last_attempt(source).unwrap()))
+        .collect()
 }
 
 #[derive(Resource, Default)]
