@@ -105,28 +105,33 @@ struct Ids {
     handlers: ComponentId,
 }
 
-/// A source's delivered messages and bytes, added to its [`SseSourceStats`] once the step
-/// serves another source or ends: one update for a source's consecutive batches (a stream of one
-/// chunk per event is thousands of them a frame), not one for each.
+/// A source's delivered messages and bytes, added to its [`SseSourceStats`] before the step
+/// applies another source's batch (whose observers may read them) or ends: one update for a
+/// source's consecutive batches (a stream of one chunk per event is thousands of them a frame),
+/// not one for each.
 #[derive(Default)]
 struct Tally(Option<(Entity, u64, u64)>);
 
 impl Tally {
-    fn add(&mut self, world: &mut World, entity: Entity, messages: u64, bytes: u64) {
-        match &mut self.0 {
-            Some((counted, m, b)) if *counted == entity => {
-                *m += messages;
-                *b += bytes;
-            }
-            _ => {
-                self.flush(world);
-                self.0 = Some((entity, messages, bytes));
-            }
+    /// Counts for `entity` from now on: what another source delivered goes to its counters.
+    fn serve(&mut self, world: &mut World, entity: Entity) {
+        if self.0.is_some_and(|(counted, ..)| counted != entity) {
+            self.flush(world);
+        }
+        self.0.get_or_insert((entity, 0, 0));
+    }
+
+    /// Adds to the source being served.
+    fn add(&mut self, messages: u64, bytes: u64) {
+        if let Some((_, m, b)) = &mut self.0 {
+            *m += messages;
+            *b += bytes;
         }
     }
 
     fn flush(&mut self, world: &mut World) {
         if let Some((entity, messages, bytes)) = self.0.take()
+            && (messages, bytes) != (0, 0)
             && let Some(mut stats) = world.get_mut::<SseSourceStats>(entity)
         {
             stats.messages += messages;
@@ -387,6 +392,7 @@ fn serve_batch(
     if !token.holds(world) {
         return true;
     }
+    step.tally.serve(world, entity);
     let (messages, received) = (budget.messages, mem::take(&mut pending.received));
     budget.bytes += received;
     let _ = apply_reports(
@@ -399,7 +405,7 @@ fn serve_batch(
         step.ids,
     );
     let delivered = (messages - budget.messages) as u64;
-    step.tally.add(world, entity, delivered, received);
+    step.tally.add(delivered, received);
     pending.reports.is_empty() || !token.holds(world)
 }
 

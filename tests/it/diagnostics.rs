@@ -124,3 +124,42 @@ fn bytes_are_counted_as_the_network_delivered_them() {
     assert_eq!(app.world().resource::<SseStats>().total_bytes, total);
     assert_eq!(state(&app, source), ReadyState::Retrying);
 }
+
+#[derive(Resource, Default)]
+struct SeenCounts(Vec<u64>);
+
+/// A source's counters are up to date before game code runs for another source's messages in
+/// the same frame: an observer of B's message sees the messages A delivered just before.
+#[test]
+fn counters_are_current_when_another_source_s_observers_run() {
+    let (mut app, network) = memory_app();
+    app.init_resource::<SeenCounts>();
+    let a = app
+        .world_mut()
+        .spawn(EventSource::new("http://game.test/a"))
+        .id();
+    let b = app
+        .world_mut()
+        .spawn(EventSource::new("http://game.test/b"))
+        .observe(
+            move |_: On<SseMessage>,
+                  stats: Query<&SseSourceStats>,
+                  mut seen: ResMut<SeenCounts>| {
+                seen.0.push(stats.get(a).unwrap().messages);
+            },
+        )
+        .id();
+    app.update();
+    let (to_a, to_b) = (
+        network.last_attempt(a).unwrap(),
+        network.last_attempt(b).unwrap(),
+    );
+    to_a.open();
+    to_b.open();
+    app.update();
+    to_a.send("data: 1\n\ndata: 2\n\ndata: 3\n\n");
+    to_b.send("data: b\n\n");
+    app.update();
+    assert_eq!(app.world().resource::<SeenCounts>().0, [3]);
+    assert_eq!(source_stats(&app, a).messages, 3);
+}

@@ -89,12 +89,7 @@ fn the_message_budget_is_per_frame_and_loses_nothing() {
     app.update();
     let stream: String = (0..10).map(|k| format!("data: {k}\n\n")).collect();
     network.last_attempt(source).unwrap().open().send(stream);
-    let mut per_frame = Vec::new();
-    for _ in 0..5 {
-        app.update();
-        per_frame.push(app.world().resource::<SseStats>().frame_messages);
-    }
-    assert_eq!(per_frame, [3, 3, 3, 1, 0]);
+    assert_eq!(messages_per_frame(&mut app, 5), [3, 3, 3, 1, 0]);
     assert_eq!(data(&app).len(), 10);
 }
 
@@ -112,12 +107,7 @@ fn a_burst_from_many_sources_is_spread_over_frames_by_the_batch_limit() {
     for (k, (_, attempt)) in sources.iter().enumerate() {
         attempt.send(format!("data: {k}\n\n"));
     }
-    let mut per_frame = Vec::new();
-    for _ in 0..4 {
-        app.update();
-        per_frame.push(app.world().resource::<SseStats>().frame_messages);
-    }
-    assert_eq!(per_frame, [4, 4, 2, 0]);
+    assert_eq!(messages_per_frame(&mut app, 4), [4, 4, 2, 0]);
     let expected: Vec<String> = (0..SOURCES).map(|k| k.to_string()).collect();
     assert_eq!(data(&app), expected);
 }
@@ -155,6 +145,16 @@ fn what_a_frame_left_goes_first_the_next_frame() {
     );
     app.update();
     assert_eq!(data(&app)[20..], names("b", 3..5));
+}
+
+/// Runs `frames` frames; how many messages each delivered.
+fn messages_per_frame(app: &mut App, frames: usize) -> Vec<usize> {
+    (0..frames)
+        .map(|_| {
+            app.update();
+            app.world().resource::<SseStats>().frame_messages
+        })
+        .collect()
 }
 
 /// Spawns `count` sources and opens each one's attempt; returns them, with their attempts, once
