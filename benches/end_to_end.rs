@@ -14,6 +14,10 @@
 //! - `ingest/*`: reqwest 0.13 and our parser with no ECS, driven two ways (a current-thread
 //!   runtime, a multi-thread runtime): how the reqwest future is driven sets the ceiling of the
 //!   plugin.
+//! - `ingest/beside_game`: the same reader on a current-thread runtime on a thread of its own,
+//!   while this thread runs `app.update()` back to back on an app with the plugin and no source,
+//!   as the plugin's benchmark does: the plugin's ceiling here, with the game's thread holding
+//!   one of the cores.
 //! - `hyper_alone/current_thread`: hyper's HTTP/1.1 client connection alone, its body read frame
 //!   by frame, events counted by their blank lines: what hyper's client costs any reader.
 //!
@@ -127,6 +131,27 @@ async fn ingest(client: reqwest::Client, url: String) {
     black_box(data_bytes);
 }
 
+/// [`ingest`] on a thread of its own, while `app` runs frames back to back until it is done.
+fn ingest_beside_game(
+    app: &mut App,
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    url: &str,
+) {
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("ingest".into())
+            .spawn_scoped(scope, || {
+                runtime.block_on(ingest(client.clone(), url.to_owned()))
+            })
+            .expect("spawn the reader");
+        while !reader.is_finished() {
+            app.update();
+        }
+        reader.join().expect("the reader panicked");
+    });
+}
+
 /// hyper's connection alone: [`floors::open_hyper`]'s one connection, every event counted.
 async fn hyper_alone(url: String) {
     let mut events = 0;
@@ -238,6 +263,10 @@ fn contenders(
         });
     }
     let runtime = current_thread();
+    let mut game = bevy_app(SsePlugin::default());
+    group.bench_function("ingest/beside_game", |b| {
+        each_stream(b, || ingest_beside_game(&mut game, &runtime, &client, &url))
+    });
     group.bench_function("hyper_alone/current_thread", |b| {
         each_stream(b, || runtime.block_on(hyper_alone(url.clone())))
     });
