@@ -134,29 +134,14 @@ struct SeenCounts(Vec<u64>);
 fn counters_are_current_when_another_source_s_observers_run() {
     let (mut app, network) = memory_app();
     app.init_resource::<SeenCounts>();
-    let a = app
-        .world_mut()
-        .spawn(EventSource::new("http://game.test/a"))
-        .id();
-    let b = app
-        .world_mut()
-        .spawn(EventSource::new("http://game.test/b"))
-        .observe(
-            move |_: On<SseMessage>,
-                  stats: Query<&SseSourceStats>,
-                  mut seen: ResMut<SeenCounts>| {
-                seen.0.push(stats.get(a).unwrap().messages);
-            },
-        )
-        .id();
-    app.update();
-    let (to_a, to_b) = (
-        network.last_attempt(a).unwrap(),
-        network.last_attempt(b).unwrap(),
+    let sources = open_sources(&mut app, &network, "http://game.test/feed", 2);
+    let (a, b) = (sources[0].0, sources[1].0);
+    let (to_a, to_b) = (&sources[0].1, &sources[1].1);
+    app.world_mut().entity_mut(b).observe(
+        move |_: On<SseMessage>, stats: Query<&SseSourceStats>, mut seen: ResMut<SeenCounts>| {
+            seen.0.push(stats.get(a).unwrap().messages);
+        },
     );
-    to_a.open();
-    to_b.open();
-    app.update();
     to_a.send("data: 1\n\ndata: 2\n\ndata: 3\n\n");
     to_b.send("data: b\n\n");
     app.update();

@@ -9,7 +9,7 @@ use crate::support::app::*;
 
 use bevy::prelude::*;
 use bevy_eventsource::prelude::*;
-use bevy_eventsource::transport::{MemoryAttempt, MemoryTransport};
+use bevy_eventsource::transport::MemoryAttempt;
 
 const URL: &str = "http://game.test/feed";
 
@@ -103,7 +103,7 @@ fn a_burst_from_many_sources_is_spread_over_frames_by_the_batch_limit() {
         max_batches_per_frame: 4,
         ..SsePlugin::default()
     });
-    let sources = open_sources(&mut app, &network, SOURCES);
+    let sources = open_sources(&mut app, &network, URL, SOURCES);
     for (k, (_, attempt)) in sources.iter().enumerate() {
         attempt.send(format!("data: {k}\n\n"));
     }
@@ -121,7 +121,7 @@ fn what_a_frame_left_goes_first_the_next_frame() {
         max_messages_per_frame: NonZeroUsize::new(10),
         ..SsePlugin::default()
     });
-    let sources = open_sources(&mut app, &network, 2);
+    let sources = open_sources(&mut app, &network, URL, 2);
     let (to_a, to_b) = (&sources[0].1, &sources[1].1);
     let events = |source: &str, ids: std::ops::Range<u32>| -> String {
         ids.map(|i| format!("data: {source}{i}\n\n")).collect()
@@ -154,31 +154,6 @@ fn messages_per_frame(app: &mut App, frames: usize) -> Vec<usize> {
             app.update();
             app.world().resource::<SseStats>().frame_messages
         })
-        .collect()
-}
-
-/// Spawns `count` sources and opens each one's attempt; returns them, with their attempts, once
-/// every one is `Open` (each opening is a batch, which the frame's batch limit may spread).
-fn open_sources(
-    app: &mut App,
-    network: &MemoryTransport,
-    count: usize,
-) -> Vec<(Entity, MemoryAttempt)> {
-    let sources: Vec<Entity> = (0..count)
-        .map(|_| app.world_mut().spawn(EventSource::new(URL)).id())
-        .collect();
-    app.update();
-    for &source in &sources {
-        network.last_attempt(source).unwrap().open();
-    }
-    update_until(app, "every source open", |app| {
-        sources
-            .iter()
-            .all(|&source| state(app, source) == ReadyState::Open)
-    });
-    sources
-        .into_iter()
-        .map(|source| (source, network.last_attempt(source).unwrap()))
         .collect()
 }
 

@@ -7,6 +7,7 @@ use bevy::ecs::message::Message;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_eventsource::prelude::*;
+use bevy_eventsource::transport::{MemoryAttempt, MemoryTransport};
 
 /// Messages of type `M` that `Update` systems read, in order.
 #[derive(Resource)]
@@ -107,6 +108,33 @@ pub fn memory_app_with(plugin: SsePlugin) -> (App, bevy_eventsource::transport::
     collect::<SseMessage>(&mut app);
     collect::<SseRetrying>(&mut app);
     (app, network)
+}
+
+/// Spawns `count` sources of `url` on `network` and opens each one's attempt; returns them, with
+/// their attempts, once every one is `Open` (each opening is a batch, which the frame's batch
+/// limit may spread over frames).
+pub fn open_sources(
+    app: &mut App,
+    network: &MemoryTransport,
+    url: &str,
+    count: usize,
+) -> Vec<(Entity, MemoryAttempt)> {
+    let sources: Vec<Entity> = (0..count)
+        .map(|_| app.world_mut().spawn(EventSource::new(url)).id())
+        .collect();
+    app.update();
+    for &source in &sources {
+        network.last_attempt(source).unwrap().open();
+    }
+    update_until(app, "every source open", |app| {
+        sources
+            .iter()
+            .all(|&source| state(app, source) == ReadyState::Open)
+    });
+    sources
+        .into_iter()
+        .map(|source| (source, network.last_attempt(source).unwrap()))
+        .collect()
 }
 
 /// The state changes of `source` read so far, as (old, new).
