@@ -136,7 +136,7 @@ async fn read(
         // Room for one report, inline: most batches of a quiet stream hold one event; a burst's
         // batches grow as they must.
         let mut batch = Reports::new();
-        let mut gathered = Gathered::default();
+        let mut gathered = Gathered::with_lists(reports);
         rest = first_part(&mut chunk);
         let mut bytes = chunk.len();
         let mut more = gathered.take(chunk, parser, &mut batch);
@@ -259,9 +259,20 @@ fn first_part(chunk: &mut bytes::Bytes) -> Option<bytes::Bytes> {
 /// 15 % faster on chunk-per-event framing than parsing each chunk, where copying each chunk on its
 /// own was 10 % slower. A large chunk is parsed where it lies.
 #[derive(Default)]
-struct Gathered(bytes::BytesMut);
+struct Gathered<'a> {
+    bytes: bytes::BytesMut,
+    /// Where a batch that starts a list of events takes one the game emptied, if any.
+    lists: Option<&'a ReportSender>,
+}
 
-impl Gathered {
+impl<'a> Gathered<'a> {
+    fn with_lists(lists: &'a ReportSender) -> Self {
+        Self {
+            bytes: bytes::BytesMut::new(),
+            lists: Some(lists),
+        }
+    }
+
     /// Chunks below this many bytes are copied.
     const SMALL: usize = 8 * 1024;
     /// What is gathered is parsed once it reaches this many bytes.
@@ -278,24 +289,34 @@ impl Gathered {
         if chunk.len() < Self::SMALL {
             // A quiet stream's one chunk takes its own size; the second chunk of a burst makes
             // room for a whole parse's worth, so that a burst is not copied again as it grows.
-            if !self.0.is_empty() && self.0.capacity() - self.0.len() < chunk.len() {
-                self.0.reserve(Self::PARSE_AT);
+            if !self.bytes.is_empty() && self.bytes.capacity() - self.bytes.len() < chunk.len() {
+                self.bytes.reserve(Self::PARSE_AT);
             }
-            self.0.extend_from_slice(&chunk);
-            if self.0.len() < Self::PARSE_AT {
+            self.bytes.extend_from_slice(&chunk);
+            if self.bytes.len() < Self::PARSE_AT {
                 return !parser.is_done();
             }
             return self.parse(parser, batch);
         }
-        self.parse(parser, batch) && parser.feed(&chunk, batch)
+        self.parse(parser, batch) && self.feed(&chunk, parser, batch)
     }
 
     /// Parses what was gathered. `false` once the done sentinel came.
     fn parse(&mut self, parser: &mut StreamParser, batch: &mut Reports) -> bool {
-        if self.0.is_empty() {
+        if self.bytes.is_empty() {
             return !parser.is_done();
         }
-        parser.feed(&std::mem::take(&mut self.0).freeze(), batch)
+        let gathered = std::mem::take(&mut self.bytes).freeze();
+        self.feed(&gathered, parser, batch)
+    }
+
+    fn feed(&self, chunk: &bytes::Bytes, parser: &mut StreamParser, batch: &mut Reports) -> bool {
+        if let Some(lists) = self.lists
+            && batch.starts_list(chunk.len())
+        {
+            batch.give_list(lists.spare_list());
+        }
+        parser.feed(chunk, batch)
     }
 }
 
@@ -505,6 +526,47 @@ mod tests {
             !read_buffer.try_reclaim(16 * 1024),
             "the large event shares hyper's buffer"
         );
+    }
+
+    /// The game's thread keeps each emptied list of events in the byte budget's room; the next
+    /// batch that starts a list fills the oldest of them, and a batch of small chunks, which
+    /// needs none, leaves them.
+    #[test]
+    fn a_batch_that_starts_a_list_fills_one_the_game_kept() {
+        let budget = crate::budget::ByteBudget::new(1 << 20);
+        let (older, newer) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+        let (older_at, newer_at) = (older.as_ptr(), newer.as_ptr());
+        budget.keep(older);
+        budget.keep(newer);
+        let (tx, _rx) = async_channel::unbounded();
+        let reports = ReportSender::new(tx, Some(budget), bevy::prelude::Entity::PLACEHOLDER, 1);
+        let url = SourceUrl::new("http://lists.test/");
+        let mut parser =
+            StreamParser::with_parts(Default::default(), "", url, None, Default::default());
+        let mut gathered = Gathered::with_lists(&reports);
+
+        let mut small = Reports::new();
+        assert!(gathered.take(bytes::Bytes::from("data: one\n\n"), &mut parser, &mut small));
+        assert!(gathered.parse(&mut parser, &mut small));
+        assert_eq!(
+            small.listed().capacity(),
+            0,
+            "a quiet stream's batch takes no list"
+        );
+
+        let mut batch = Reports::new();
+        let chunk = bytes::Bytes::from("data: tick\n\n".repeat(1000));
+        assert!(gathered.take(chunk, &mut parser, &mut batch));
+        let listed = batch.listed();
+        assert_eq!(listed.as_ptr(), older_at, "the oldest kept list");
+        assert_eq!(listed.len(), 1000);
+        assert!(listed.iter().all(|event| event.data() == "tick"));
+
+        let mut next = Reports::new();
+        let chunk = bytes::Bytes::from("data: tock\n\n".repeat(1000));
+        assert!(gathered.take(chunk, &mut parser, &mut next));
+        assert_eq!(next.listed().as_ptr(), newer_at);
+        assert_eq!(next.listed().len(), 1000);
     }
 
     /// The batches `receive` sends for a body that arrives as `chunks`.

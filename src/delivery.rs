@@ -226,7 +226,7 @@ impl Inbox {
             &mut self.step,
         );
         if finished {
-            pending.credit.release_quietly();
+            pending.finish();
             1
         } else {
             self.push(entity, pending);
@@ -243,6 +243,13 @@ impl Pending {
             reports: BatchReports::new(batch.reports),
             credit: batch.credit,
         }
+    }
+
+    /// Done with: its room goes back to the byte budget (quietly: the step wakes a waiting IO
+    /// task once, at its end), and its list of events, emptied, stays there for the IO side.
+    fn finish(self) {
+        self.credit
+            .release_quietly_keeping(self.reports.into_list());
     }
 }
 
@@ -366,7 +373,7 @@ fn serve(
             break;
         }
         if let Some(done) = queue.pop_front() {
-            done.credit.release_quietly();
+            done.finish();
         }
         done += 1;
         if quantum == 0 || budget.spent() {

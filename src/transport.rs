@@ -90,6 +90,24 @@ impl Reports {
         self.list.is_empty()
     }
 
+    /// Whether parsing `len` bytes into these reports would start a list of events, which
+    /// [`give_list`](Self::give_list) may hand a kept one.
+    pub(crate) fn starts_list(&self, len: usize) -> bool {
+        len >= LIST_FROM && self.events.capacity() == 0
+    }
+
+    /// Hands these reports an empty list of events to fill (one the game emptied).
+    pub(crate) fn give_list(&mut self, list: Vec<MessageEvent>) {
+        debug_assert!(list.is_empty() && self.events.is_empty());
+        self.events = list;
+    }
+
+    /// The list of events (for tests).
+    #[cfg(test)]
+    pub(crate) fn listed(&self) -> &Vec<MessageEvent> {
+        &self.events
+    }
+
     /// The bytes the reports take.
     fn size(&self) -> usize {
         self.list.capacity() * std::mem::size_of::<Report>()
@@ -146,6 +164,12 @@ impl BatchReports {
     /// Whether every report was taken.
     pub(crate) fn is_empty(&self) -> bool {
         self.run == 0 && self.reports.len() == 0
+    }
+
+    /// The batch's list of events, emptied (what was not taken is dropped), its capacity kept.
+    pub(crate) fn into_list(self) -> Vec<MessageEvent> {
+        // Collected in place: the iterator's own buffer comes back.
+        self.events.filter(|_| false).collect()
     }
 
     /// At least as many as are left, each message counted.
@@ -327,6 +351,14 @@ impl ReportSender {
         self.tx
             .try_send(self.batch(received, reports, credit))
             .is_ok()
+    }
+
+    /// An empty list of events the game emptied, kept in the byte budget's room, if any: see
+    /// [`ByteBudget::keep`].
+    pub(crate) fn spare_list(&self) -> Vec<MessageEvent> {
+        self.budget
+            .as_ref()
+            .map_or_else(Vec::new, |budget| budget.spare_list())
     }
 
     /// Sends without waiting and outside the byte budget (the in-memory transport, bounded by

@@ -414,3 +414,90 @@ fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
     assert_eq!(app.world().resource::<Observed>().0, data_b);
     assert_eq!(app.world().get::<LastEventId>(b).unwrap().0, "b298");
 }
+
+/// Over the network, a fast stream's events cross to the game in lists that the game empties
+/// and the IO side fills again (kept in the byte budget's room, and dropped when the budget
+/// needs the room back). Two such streams at once, a small byte budget and a frame's message
+/// budget that cuts the lists anywhere: every field of every message is what the parser makes
+/// of the same bytes, in order, none lost, none twice.
+#[test]
+fn refilled_event_lists_carry_every_message_whole_and_in_order() {
+    use bevy_eventsource::parser::{Parsed, SseParser};
+
+    const EVENTS: usize = 30_000;
+    let body = |source: &str| -> String {
+        (0..EVENTS)
+            .map(|i| match i % 5 {
+                0 => format!("id: {source}{i}\ndata: {source}{i}\n\n"),
+                1 => format!("event: tick\ndata: {source}{i} {}\n\n", "long ".repeat(20)),
+                2 => format!(": a comment\ndata: {source}{i}\ndata: two lines\n\n"),
+                3 => format!("id: {source}{i}\nevent: tock\ndata: {{\"n\":{i}}}\n\n"),
+                _ => format!("data: {source}{i}\n\n"),
+            })
+            .collect()
+    };
+    let expected = |body: &str| -> Vec<(String, String, String)> {
+        let mut parsed = Vec::new();
+        SseParser::new()
+            .feed(body.as_bytes(), |item| {
+                if let Parsed::Message(event) = item {
+                    parsed.push((
+                        event.event_type().to_owned(),
+                        event.data().to_owned(),
+                        event.last_event_id().to_owned(),
+                    ));
+                }
+            })
+            .unwrap();
+        parsed
+    };
+    let (body_a, body_b) = (body("a"), body("b"));
+    assert!(body_a.len() > 1 << 20, "many parts: {}", body_a.len());
+    let servers = [&body_a, &body_b].map(|body| {
+        ScriptedServer::start(vec![vec![
+            send(OK_HEAD),
+            send(body),
+            Step::HoldUntilClientCloses,
+        ]])
+    });
+    let mut app = test_app_with(SsePlugin {
+        max_queued_bytes: 512 * 1024,
+        max_messages_per_frame: std::num::NonZeroUsize::new(3_001),
+        ..default()
+    });
+    collect::<SseMessage>(&mut app);
+    let [a, b] = servers.each_ref().map(|server| {
+        app.world_mut()
+            .spawn(EventSource::new(server.url("/")))
+            .id()
+    });
+    let fields = |app: &App, source: Entity| -> Vec<(String, String, String)> {
+        collected::<SseMessage>(app)
+            .into_iter()
+            .filter(|m| m.entity == source)
+            .map(|m| {
+                (
+                    m.event_type().to_owned(),
+                    m.data().to_owned(),
+                    m.last_event_id().to_owned(),
+                )
+            })
+            .collect()
+    };
+    update_until(&mut app, "both streams", |app| {
+        collected::<SseMessage>(app).len() >= 2 * EVENTS
+    });
+    for (source, body) in [(a, &body_a), (b, &body_b)] {
+        let expected = expected(body);
+        assert_eq!(expected.len(), EVENTS);
+        let got = fields(&app, source);
+        let first_wrong = got
+            .iter()
+            .zip(&expected)
+            .position(|(got, want)| got != want);
+        assert_eq!(first_wrong, None, "message {first_wrong:?} differs");
+        assert_eq!(got.len(), EVENTS);
+        let last_id = &expected.last().unwrap().2;
+        assert_eq!(&app.world().get::<LastEventId>(source).unwrap().0, last_id);
+    }
+}
