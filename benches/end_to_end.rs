@@ -27,6 +27,8 @@
 //!
 //! Run: `cargo bench --bench end_to_end`.
 
+#[path = "support/contenders.rs"]
+mod contenders;
 #[path = "support/corpus.rs"]
 mod corpus;
 #[path = "support/floors.rs"]
@@ -44,52 +46,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use bevy_eventsource::parser::{Parsed, SseParser};
 use bevy_eventsource::prelude::*;
+use contenders::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_lite::StreamExt;
 use server::{Framing, chunk_per_event, start_server};
 
 /// Events per stream: ~17 MB of ticks.
 const EVENTS: u64 = 200_000;
-
-// ---- bevy_eventsource -------------------------------------------------------------------------
-
-#[derive(Resource, Default)]
-struct Tally {
-    messages: u64,
-    data_bytes: usize,
-}
-
-fn bevy_app(plugin: SsePlugin) -> App {
-    let mut app = App::new();
-    app.add_plugins((MinimalPlugins, plugin))
-        .init_resource::<Tally>()
-        .add_systems(
-            Update,
-            |mut messages: MessageReader<SseMessage>, mut tally: ResMut<Tally>| {
-                for message in messages.read() {
-                    tally.messages += 1;
-                    tally.data_bytes += black_box(message.data()).len();
-                }
-            },
-        );
-    app.update();
-    app
-}
-
-fn bevy_stream(app: &mut App, url: &str) -> Duration {
-    *app.world_mut().resource_mut::<Tally>() = Tally::default();
-    let start = Instant::now();
-    let source = app.world_mut().spawn(EventSource::new(url)).id();
-    while app.world().resource::<Tally>().messages < EVENTS {
-        app.update();
-    }
-    let elapsed = start.elapsed();
-    app.world_mut().despawn(source);
-    app.update();
-    elapsed
-}
 
 // ---- peers ------------------------------------------------------------------------------------
 
@@ -111,66 +75,11 @@ async fn reqwest_eventsource(url: &str) {
     black_box(data_bytes);
 }
 
-// ---- ingest ceilings: reqwest 0.13 + our parser, no ECS ---------------------------------------
-
-async fn ingest(client: reqwest::Client, url: String) {
-    let mut response = floors::open_reqwest(&client, &url).await;
-    let mut parser = SseParser::new();
-    let (mut messages, mut data_bytes) = (0, 0);
-    while let Some(chunk) = response.chunk().await.expect("chunk") {
-        parser
-            .feed_bytes(&chunk, |item| {
-                if let Parsed::Message(event) = item {
-                    messages += 1;
-                    data_bytes += black_box(event).data().len();
-                }
-            })
-            .expect("parse");
-    }
-    assert_eq!(messages, EVENTS);
-    black_box(data_bytes);
-}
-
-/// [`ingest`] on a thread of its own, while `app` runs frames back to back until it is done.
-fn ingest_beside_game(
-    app: &mut App,
-    runtime: &tokio::runtime::Runtime,
-    client: &reqwest::Client,
-    url: &str,
-) {
-    std::thread::scope(|scope| {
-        let reader = std::thread::Builder::new()
-            .name("ingest".into())
-            .spawn_scoped(scope, || {
-                runtime.block_on(ingest(client.clone(), url.to_owned()))
-            })
-            .expect("spawn the reader");
-        while !reader.is_finished() {
-            app.update();
-        }
-        reader.join().expect("the reader panicked");
-    });
-}
-
 /// hyper's connection alone: [`floors::open_hyper`]'s one connection, every event counted.
 async fn hyper_alone(url: String) {
     let mut events = 0;
     floors::count_hyper_events(floors::open_hyper(&url).await, |ended| events += ended).await;
     assert_eq!(events, EVENTS);
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// Times each iteration of `run` (one whole stream) and reports the sum to criterion.
@@ -216,12 +125,20 @@ fn contenders(
     let url = url.to_owned();
     let mut app = bevy_app(SsePlugin::default());
     group.bench_function("bevy_eventsource", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| bevy_stream(&mut app, &url)).sum())
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| bevy_stream(&mut app, &url, EVENTS))
+                .sum()
+        })
     });
     let games = multi_thread();
     let mut app = bevy_app(SsePlugin::default().with_tokio_runtime(games.handle().clone()));
     group.bench_function("bevy_eventsource/game_runtime", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| bevy_stream(&mut app, &url)).sum())
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| bevy_stream(&mut app, &url, EVENTS))
+                .sum()
+        })
     });
     drop(app);
 
@@ -259,13 +176,17 @@ fn contenders(
         ("multi_thread", multi_thread()),
     ] {
         group.bench_function(format!("ingest/{name}"), |b| {
-            each_stream(b, || runtime.block_on(ingest(client.clone(), url.clone())))
+            each_stream(b, || {
+                runtime.block_on(ingest(client.clone(), url.clone(), EVENTS))
+            })
         });
     }
     let runtime = current_thread();
     let mut game = bevy_app(SsePlugin::default());
     group.bench_function("ingest/beside_game", |b| {
-        each_stream(b, || ingest_beside_game(&mut game, &runtime, &client, &url))
+        each_stream(b, || {
+            ingest_beside_game(&mut game, &runtime, &client, &url, EVENTS)
+        })
     });
     group.bench_function("hyper_alone/current_thread", |b| {
         each_stream(b, || runtime.block_on(hyper_alone(url.clone())))

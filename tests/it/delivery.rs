@@ -293,7 +293,6 @@ fn held_and_direct_runs_keep_their_order_and_last_event_ids() {
 /// observer sees gets the same messages one by one.
 #[test]
 fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
-    use bevy_eventsource::parser::SseParser;
     use bevy_eventsource::testing::SseTestNetwork;
 
     const A: &str = "https://a.test/events";
@@ -325,34 +324,6 @@ fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
     };
     let body_a = body("a");
     assert!(body_a.len() > 8 * 1024, "a large chunk: {}", body_a.len());
-    let expected = |body: &str| -> Vec<(String, String, String)> {
-        let mut parsed = Vec::new();
-        SseParser::new()
-            .feed(body.as_bytes(), |item| {
-                if let bevy_eventsource::parser::Parsed::Message(event) = item {
-                    parsed.push((
-                        event.event_type().to_owned(),
-                        event.data().to_owned(),
-                        event.last_event_id().to_owned(),
-                    ));
-                }
-            })
-            .unwrap();
-        parsed
-    };
-    let fields = |messages: Vec<SseMessage>, source: Entity| -> Vec<(String, String, String)> {
-        messages
-            .into_iter()
-            .filter(|m| m.entity == source)
-            .map(|m| {
-                (
-                    m.event_type().to_owned(),
-                    m.data().to_owned(),
-                    m.last_event_id().to_owned(),
-                )
-            })
-            .collect()
-    };
 
     let mut app = App::new();
     app.add_plugins((
@@ -379,11 +350,11 @@ fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
     network.connection(A).open().send(&body_a);
     app.update();
 
-    let expected_a = expected(&body_a);
+    let expected_a = parsed_fields(&body_a);
     assert_eq!(expected_a.len(), 302);
     let mut frames = 0;
     while collected::<SseMessage>(&app).len() < expected_a.len() {
-        let got = fields(collected::<SseMessage>(&app), a);
+        let got = message_fields(collected::<SseMessage>(&app), a);
         assert_eq!(got, expected_a[..got.len()], "frame {frames}");
         assert!(got.len() <= BUDGET * (frames + 1), "over the budget");
         assert_eq!(
@@ -396,7 +367,7 @@ fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
         frames += 1;
         assert!(frames < 10, "stuck at {}", got.len());
     }
-    assert_eq!(fields(collected::<SseMessage>(&app), a), expected_a);
+    assert_eq!(message_fields(collected::<SseMessage>(&app), a), expected_a);
     assert_eq!(app.world().get::<LastEventId>(a).unwrap().0, "a298");
     assert_eq!(
         app.world().get::<ReconnectionTime>(a).unwrap().0,
@@ -405,11 +376,11 @@ fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
 
     let body_b = body("b");
     network.connection(B).open().send(&body_b);
-    let expected_b = expected(&body_b);
+    let expected_b = parsed_fields(&body_b);
     update_until(&mut app, "b's messages", |app| {
-        fields(collected::<SseMessage>(app), b).len() >= expected_b.len()
+        message_fields(collected::<SseMessage>(app), b).len() >= expected_b.len()
     });
-    assert_eq!(fields(collected::<SseMessage>(&app), b), expected_b);
+    assert_eq!(message_fields(collected::<SseMessage>(&app), b), expected_b);
     let data_b: Vec<String> = expected_b.into_iter().map(|(_, data, _)| data).collect();
     assert_eq!(app.world().resource::<Observed>().0, data_b);
     assert_eq!(app.world().get::<LastEventId>(b).unwrap().0, "b298");
@@ -422,8 +393,6 @@ fn messages_of_large_chunks_arrive_whole_in_order_with_their_last_event_ids() {
 /// of the same bytes, in order, none lost, none twice.
 #[test]
 fn refilled_event_lists_carry_every_message_whole_and_in_order() {
-    use bevy_eventsource::parser::{Parsed, SseParser};
-
     const EVENTS: usize = 30_000;
     let body = |source: &str| -> String {
         (0..EVENTS)
@@ -435,21 +404,6 @@ fn refilled_event_lists_carry_every_message_whole_and_in_order() {
                 _ => format!("data: {source}{i}\n\n"),
             })
             .collect()
-    };
-    let expected = |body: &str| -> Vec<(String, String, String)> {
-        let mut parsed = Vec::new();
-        SseParser::new()
-            .feed(body.as_bytes(), |item| {
-                if let Parsed::Message(event) = item {
-                    parsed.push((
-                        event.event_type().to_owned(),
-                        event.data().to_owned(),
-                        event.last_event_id().to_owned(),
-                    ));
-                }
-            })
-            .unwrap();
-        parsed
     };
     let (body_a, body_b) = (body("a"), body("b"));
     assert!(body_a.len() > 1 << 20, "many parts: {}", body_a.len());
@@ -471,26 +425,13 @@ fn refilled_event_lists_carry_every_message_whole_and_in_order() {
             .spawn(EventSource::new(server.url("/")))
             .id()
     });
-    let fields = |app: &App, source: Entity| -> Vec<(String, String, String)> {
-        collected::<SseMessage>(app)
-            .into_iter()
-            .filter(|m| m.entity == source)
-            .map(|m| {
-                (
-                    m.event_type().to_owned(),
-                    m.data().to_owned(),
-                    m.last_event_id().to_owned(),
-                )
-            })
-            .collect()
-    };
     update_until(&mut app, "both streams", |app| {
         collected::<SseMessage>(app).len() >= 2 * EVENTS
     });
     for (source, body) in [(a, &body_a), (b, &body_b)] {
-        let expected = expected(body);
+        let expected = parsed_fields(body);
         assert_eq!(expected.len(), EVENTS);
-        let got = fields(&app, source);
+        let got = message_fields(collected::<SseMessage>(&app), source);
         let first_wrong = got
             .iter()
             .zip(&expected)
@@ -500,4 +441,36 @@ fn refilled_event_lists_carry_every_message_whole_and_in_order() {
         let last_id = &expected.last().unwrap().2;
         assert_eq!(&app.world().get::<LastEventId>(source).unwrap().0, last_id);
     }
+}
+
+/// The type, data and last event ID of each message the parser makes of `body`.
+fn parsed_fields(body: &str) -> Vec<(String, String, String)> {
+    let mut parsed = Vec::new();
+    bevy_eventsource::parser::SseParser::new()
+        .feed(body.as_bytes(), |item| {
+            if let bevy_eventsource::parser::Parsed::Message(event) = item {
+                parsed.push((
+                    event.event_type().to_owned(),
+                    event.data().to_owned(),
+                    event.last_event_id().to_owned(),
+                ));
+            }
+        })
+        .unwrap();
+    parsed
+}
+
+/// The type, data and last event ID of each of `source`'s messages.
+fn message_fields(messages: Vec<SseMessage>, source: Entity) -> Vec<(String, String, String)> {
+    messages
+        .into_iter()
+        .filter(|m| m.entity == source)
+        .map(|m| {
+            (
+                m.event_type().to_owned(),
+                m.data().to_owned(),
+                m.last_event_id().to_owned(),
+            )
+        })
+        .collect()
 }
