@@ -40,7 +40,7 @@ pub(crate) async fn run_attempt(request: Box<AttemptRequest>, reports: ReportSen
 
 /// Connects and streams; `Ok` when the done sentinel arrived, `Err` with why it ended otherwise.
 async fn stream(request: Box<AttemptRequest>, reports: &ReportSender) -> Result<(), SseError> {
-    let mut parser = StreamParser::new(&request);
+    let mut parser = StreamParser::new(&request).reusing_lists_of(reports);
     let read_timeout = request.read_timeout;
     let (mut response, _lane) = respond(request).await?;
     let ended = receive(&mut response, &mut parser, read_timeout, reports).await;
@@ -136,7 +136,7 @@ async fn read(
         // Room for one report, inline: most batches of a quiet stream hold one event; a burst's
         // batches grow as they must.
         let mut batch = Reports::new();
-        let mut gathered = Gathered::with_lists(reports);
+        let mut gathered = Gathered::default();
         rest = first_part(&mut chunk);
         let mut bytes = chunk.len();
         let mut more = gathered.take(chunk, parser, &mut batch);
@@ -259,20 +259,9 @@ fn first_part(chunk: &mut bytes::Bytes) -> Option<bytes::Bytes> {
 /// 15 % faster on chunk-per-event framing than parsing each chunk, where copying each chunk on its
 /// own was 10 % slower. A large chunk is parsed where it lies.
 #[derive(Default)]
-struct Gathered<'a> {
-    bytes: bytes::BytesMut,
-    /// Where a batch that starts a list of events takes one the game emptied, if any.
-    lists: Option<&'a ReportSender>,
-}
+struct Gathered(bytes::BytesMut);
 
-impl<'a> Gathered<'a> {
-    fn with_lists(lists: &'a ReportSender) -> Self {
-        Self {
-            bytes: bytes::BytesMut::new(),
-            lists: Some(lists),
-        }
-    }
-
+impl Gathered {
     /// Chunks below this many bytes are copied.
     const SMALL: usize = 8 * 1024;
     /// What is gathered is parsed once it reaches this many bytes.
@@ -289,34 +278,24 @@ impl<'a> Gathered<'a> {
         if chunk.len() < Self::SMALL {
             // A quiet stream's one chunk takes its own size; the second chunk of a burst makes
             // room for a whole parse's worth, so that a burst is not copied again as it grows.
-            if !self.bytes.is_empty() && self.bytes.capacity() - self.bytes.len() < chunk.len() {
-                self.bytes.reserve(Self::PARSE_AT);
+            if !self.0.is_empty() && self.0.capacity() - self.0.len() < chunk.len() {
+                self.0.reserve(Self::PARSE_AT);
             }
-            self.bytes.extend_from_slice(&chunk);
-            if self.bytes.len() < Self::PARSE_AT {
+            self.0.extend_from_slice(&chunk);
+            if self.0.len() < Self::PARSE_AT {
                 return !parser.is_done();
             }
             return self.parse(parser, batch);
         }
-        self.parse(parser, batch) && self.feed(&chunk, parser, batch)
+        self.parse(parser, batch) && parser.feed(&chunk, batch)
     }
 
     /// Parses what was gathered. `false` once the done sentinel came.
     fn parse(&mut self, parser: &mut StreamParser, batch: &mut Reports) -> bool {
-        if self.bytes.is_empty() {
+        if self.0.is_empty() {
             return !parser.is_done();
         }
-        let gathered = std::mem::take(&mut self.bytes).freeze();
-        self.feed(&gathered, parser, batch)
-    }
-
-    fn feed(&self, chunk: &bytes::Bytes, parser: &mut StreamParser, batch: &mut Reports) -> bool {
-        if let Some(lists) = self.lists
-            && batch.starts_list(chunk.len())
-        {
-            batch.give_list(lists.spare_list());
-        }
-        parser.feed(chunk, batch)
+        parser.feed(&std::mem::take(&mut self.0).freeze(), batch)
     }
 }
 
@@ -539,11 +518,17 @@ mod tests {
         budget.keep(older);
         budget.keep(newer);
         let (tx, _rx) = async_channel::unbounded();
-        let reports = ReportSender::new(tx, Some(budget), bevy::prelude::Entity::PLACEHOLDER, 1);
+        let reports = ReportSender::new(
+            tx,
+            Some(budget.clone()),
+            bevy::prelude::Entity::PLACEHOLDER,
+            1,
+        );
         let url = SourceUrl::new("http://lists.test/");
         let mut parser =
-            StreamParser::with_parts(Default::default(), "", url, None, Default::default());
-        let mut gathered = Gathered::with_lists(&reports);
+            StreamParser::with_parts(Default::default(), "", url, None, Default::default())
+                .reusing_lists_of(&reports);
+        let mut gathered = Gathered::default();
 
         let mut small = Reports::new();
         assert!(gathered.take(bytes::Bytes::from("data: one\n\n"), &mut parser, &mut small));
@@ -567,6 +552,29 @@ mod tests {
         assert!(gathered.take(chunk, &mut parser, &mut next));
         assert_eq!(next.listed().as_ptr(), newer_at);
         assert_eq!(next.listed().len(), 1000);
+
+        // A source with decoders lists no messages: it leaves the kept list to others.
+        budget.keep(Vec::with_capacity(4096));
+        let decoder = crate::typed::Decoder {
+            decode: |event| Err(Box::new((event, String::new()))),
+            type_name: "Unused",
+        };
+        let mut decoding = StreamParser::with_parts(
+            Default::default(),
+            "",
+            SourceUrl::new("http://typed.test/"),
+            None,
+            [(Box::from("other"), decoder)].into(),
+        )
+        .reusing_lists_of(&reports);
+        let mut typed = Reports::new();
+        assert!(gathered.take(
+            bytes::Bytes::from("data: tick\n\n".repeat(1000)),
+            &mut decoding,
+            &mut typed
+        ));
+        assert_eq!(typed.listed().capacity(), 0);
+        assert_eq!(budget.spare_list().capacity(), 4096, "still kept");
     }
 
     /// The batches `receive` sends for a body that arrives as `chunks`.

@@ -90,18 +90,6 @@ impl Reports {
         self.list.is_empty()
     }
 
-    /// Whether parsing `len` bytes into these reports would start a list of events, which
-    /// [`give_list`](Self::give_list) may hand a kept one.
-    pub(crate) fn starts_list(&self, len: usize) -> bool {
-        len >= LIST_FROM && self.events.capacity() == 0
-    }
-
-    /// Hands these reports an empty list of events to fill (one the game emptied).
-    pub(crate) fn give_list(&mut self, list: Vec<MessageEvent>) {
-        debug_assert!(list.is_empty() && self.events.is_empty());
-        self.events = list;
-    }
-
     /// The list of events (for tests).
     #[cfg(test)]
     pub(crate) fn listed(&self) -> &Vec<MessageEvent> {
@@ -353,14 +341,6 @@ impl ReportSender {
             .is_ok()
     }
 
-    /// An empty list of events the game emptied, kept in the byte budget's room, if any: see
-    /// [`ByteBudget::keep`].
-    pub(crate) fn spare_list(&self) -> Vec<MessageEvent> {
-        self.budget
-            .as_ref()
-            .map_or_else(Vec::new, |budget| budget.spare_list())
-    }
-
     /// Sends without waiting and outside the byte budget (the in-memory transport, bounded by
     /// its script; the channel is bounded by that budget only). Nothing is sent once the ECS
     /// side is gone.
@@ -408,6 +388,9 @@ pub(crate) struct StreamParser {
     done_sentinel: Option<String>,
     done: bool,
     decoders: Decoders,
+    /// Where a batch that starts a list of events takes one the game emptied
+    /// ([`ByteBudget::keep`]); none for the in-memory transport and the tests.
+    kept_lists: Option<Arc<ByteBudget>>,
 }
 
 impl StreamParser {
@@ -434,7 +417,14 @@ impl StreamParser {
             done_sentinel,
             done: false,
             decoders,
+            kept_lists: None,
         }
+    }
+
+    /// Lists of events start from those the game emptied, kept in the byte budget of `reports`.
+    pub(crate) fn reusing_lists_of(mut self, reports: &ReportSender) -> Self {
+        self.kept_lists = reports.budget.clone();
+        self
     }
 
     /// Parses one chunk into `reports`. Returns `false` once the done sentinel arrived: nothing
@@ -443,8 +433,17 @@ impl StreamParser {
         if self.done {
             return false;
         }
+        let lists = chunk.len() >= LIST_FROM;
+        // A list starts here, unless decoders take the messages (their reports are not listed).
+        if lists
+            && reports.events.capacity() == 0
+            && self.decoders.is_empty()
+            && let Some(budget) = &self.kept_lists
+        {
+            reports.events = budget.spare_list();
+        }
         let mut sink = ReportSink {
-            lists: chunk.len() >= LIST_FROM,
+            lists,
             listed: 0,
             sentinel: self.done_sentinel.as_deref(),
             done: &mut self.done,
